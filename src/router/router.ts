@@ -1,0 +1,358 @@
+// The router: sessions, the subscription tree, routing publishes into the
+// commit log and delivering from the log to sessions, retained messages and
+// wills. Every PUBLISH is appended to the log; it is acknowledged and made
+// visible to subscribers only once committed. Each subscribed filter has one
+// FilterIndex of matching offsets shared by its subscribers; sessions hold
+// cursors, never queues of messages.
+//
+// Who calls it: links (through the methods below) and broker.ts (construction,
+// close). It never touches a socket: it calls back into links through the
+// SessionLink interface. It never parses MQTT bytes.
+//
+// Not yet here: persisting sessions, cursors, inflight ids and retained
+// messages in the storage index (they live in memory and survive reconnects,
+// not restarts), shared subscriptions, will delay.
+//
+// Invariants:
+// - a message is delivered only once its offset is below the log's committed offset;
+// - filter index offsets are pushed in append order, in the turn of the append.
+
+import type { Logger } from "../log.ts";
+import { type ReasonCodeName, topicFilterProblem } from "../protocol/index.ts";
+import { pumpSession, type RouterLog } from "./delivery.ts";
+import { FilterIndex } from "./filter-index.ts";
+import { FilterTree } from "./filter-tree.ts";
+import { encodeBody, type Message, type Qos } from "./message.ts";
+import { RetainedStore } from "./retained-store.ts";
+import { Session, type SessionLink } from "./session.ts";
+
+/** The longest a timer may wait in Node (about 24.8 days); longer expiries are capped here. */
+const MAX_TIMER_MS = 2_147_483_647;
+/** MQTT 5: a session expiry interval of 0xFFFFFFFF means the session never expires. */
+const NEVER_EXPIRES_SEC = 0xffff_ffff;
+
+export interface RouterOptions {
+  log: RouterLog;
+  logger: Logger;
+  /** Packets the router hands one link per turn before yielding the event loop. */
+  maxOutgoingPacketCount: number;
+  /** Called once when the log fails; the broker must stop (never ack after it). */
+  onFatal: (error: unknown) => void;
+}
+
+export interface ConnectRequest {
+  clientId: string;
+  /** 3.1.1 CleanSession / v5 Clean Start: discard any existing session. */
+  cleanStart: boolean;
+  /** Whether the session outlives the connection. */
+  persistent: boolean;
+  /** v5 session expiry interval (seconds); 0xFFFFFFFF or a 3.1.1 persistent session: never. */
+  expiryIntervalSec: number;
+  will: Message | undefined;
+  maxInflight: number;
+  link: SessionLink;
+}
+
+export interface SubscribeRequest {
+  filter: string;
+  qos: Qos;
+}
+
+export type SubscribeResult = { granted: Qos } | { refused: ReasonCodeName };
+
+export class Router {
+  readonly #log: RouterLog;
+  readonly #logger: Logger;
+  readonly #options: RouterOptions;
+  readonly #sessions = new Map<string, Session>();
+  readonly #tree = new FilterTree<FilterIndex<Session>>();
+  readonly #retained = new RetainedStore();
+  readonly #maxInflight = new WeakMap<Session, number>();
+  #commitWaiters: Array<{ resolve: () => void; reject: (error: unknown) => void }> = [];
+  #commitScheduled = false;
+  #commitRunning: Promise<void> = Promise.resolve();
+  /** Filter indices that got offsets since the last commit; their subscribers are pumped after it. */
+  #dirty = new Set<FilterIndex<Session>>();
+  #failed: unknown;
+
+  constructor(options: RouterOptions) {
+    this.#options = options;
+    this.#log = options.log;
+    this.#logger = options.logger;
+  }
+
+  get sessionCount(): number {
+    return this.#sessions.size;
+  }
+
+  /**
+   * Attaches a link to a new or resumed session; returns the session and the
+   * session-present flag ([MQTT-3.2.2-1..3]). An older link on the same client
+   * id is taken over first ([MQTT-3.1.4-2]). Atomic: no await inside.
+   */
+  connect(request: ConnectRequest): { session: Session; sessionPresent: boolean } {
+    const log = this.#logger.child({ client_id: request.clientId });
+    let session = this.#sessions.get(request.clientId);
+    if (session?.link !== undefined) {
+      const old = session.link;
+      session.link = undefined;
+      old.takeOver();
+      log.info({ event: "session.taken_over" }, "session taken over");
+      this.#publishWill(session);
+    }
+    if (session !== undefined && request.cleanStart) {
+      this.#removeSession(session);
+      session = undefined;
+    }
+    const sessionPresent = session !== undefined;
+    if (session === undefined) {
+      session = new Session(
+        request.clientId,
+        this.#log.committedOffset,
+        request.persistent,
+        request.expiryIntervalSec,
+      );
+      this.#sessions.set(request.clientId, session);
+      log.debug({ event: "session.created" }, "session created");
+    } else {
+      clearTimeout(session.expiryTimer);
+      session.expiryTimer = undefined;
+      session.persistent = request.persistent;
+      session.expiryIntervalSec = request.expiryIntervalSec;
+      log.debug({ event: "session.resumed" }, "session resumed");
+    }
+    session.link = request.link;
+    session.will = request.will;
+    this.#maxInflight.set(session, request.maxInflight);
+    return { session, sessionPresent };
+  }
+
+  /**
+   * Called by the link once CONNACK is written: resends what the client has
+   * not acknowledged, with DUP set ([MQTT-4.4.0-1]), then delivers from the cursor.
+   */
+  resume(session: Session): void {
+    const link = session.link;
+    if (link === undefined) return;
+    for (const [packetId, entry] of session.inflight) {
+      if (entry.phase === "publish") link.sendPublish({ ...entry.publish, dup: true });
+      else link.sendPubrel(packetId);
+    }
+    this.pump(session);
+  }
+
+  /**
+   * Detaches `link` from its session. `publishWill` is false only after a
+   * normal DISCONNECT ([MQTT-3.14.4-3]). A non-persistent session is removed.
+   */
+  disconnect(session: Session, link: SessionLink, options: { publishWill: boolean }): void {
+    if (session.link !== link) return; // taken over: the new link owns the session now
+    session.link = undefined;
+    if (options.publishWill) this.#publishWill(session);
+    session.will = undefined;
+    if (!session.persistent) {
+      this.#removeSession(session);
+      return;
+    }
+    const expirySec = session.expiryIntervalSec;
+    if (expirySec === 0 || expirySec === NEVER_EXPIRES_SEC) return;
+    session.expiryTimer = setTimeout(
+      () => {
+        if (session.link !== undefined) return;
+        this.#removeSession(session);
+        this.#logger.info({ event: "session.expired", client_id: session.clientId }, "expired");
+      },
+      Math.min(expirySec * 1000, MAX_TIMER_MS),
+    );
+    session.expiryTimer.unref();
+  }
+
+  /**
+   * Appends a message to the log and resolves once it is committed, after
+   * which it is visible to subscribers and a retained message is stored.
+   * Rejects if the log failed: the caller must not acknowledge.
+   */
+  async publish(message: Message): Promise<void> {
+    if (this.#failed !== undefined) throw this.#failed;
+    const offset = this.#log.append([
+      {
+        topic: message.topic,
+        qos: message.qos,
+        retain: message.retain,
+        timestampMs: Date.now(),
+        expiresAtMs: message.expiresAtMs,
+        body: encodeBody(message.payload, message.properties),
+      },
+    ]);
+    for (const [, index] of this.#tree.match(message.topic)) {
+      index.push(offset);
+      this.#dirty.add(index);
+    }
+    await this.#waitForCommit();
+    if (message.retain) this.#retained.apply(message);
+  }
+
+  /** SUBSCRIBE: one result per request, in order ([MQTT-3.8.4-5]). */
+  subscribe(session: Session, requests: SubscribeRequest[]): SubscribeResult[] {
+    const now = Date.now();
+    return requests.map((request): SubscribeResult => {
+      if (topicFilterProblem(request.filter) !== undefined)
+        return { refused: "TopicFilterInvalid" };
+      const existing = session.subscriptions.get(request.filter);
+      if (existing !== undefined) {
+        // [MQTT-3.8.4-3] A subscription with the same filter replaces the old one's QoS.
+        existing.qos = request.qos;
+      } else {
+        let index = this.#tree.get(request.filter);
+        if (index === undefined) {
+          index = new FilterIndex<Session>(request.filter);
+          this.#tree.set(request.filter, index);
+        }
+        index.subscribers.add(session);
+        session.subscriptions.set(request.filter, {
+          filter: request.filter,
+          qos: request.qos,
+          sinceOffset: this.#log.committedOffset,
+          index,
+        });
+      }
+      // [MQTT-3.3.1-6] Retained messages matching the filter are sent, with RETAIN set ([MQTT-3.3.1-8]).
+      for (const retained of this.#retained.match(request.filter, now)) {
+        session.retainedQueue.push({
+          topic: retained.topic,
+          qos: Math.min(retained.qos, request.qos) as Qos,
+          retain: true,
+          dup: false,
+          payload: retained.payload,
+          ...(retained.properties === undefined ? {} : { properties: retained.properties }),
+        });
+      }
+      return { granted: request.qos };
+    });
+  }
+
+  /** UNSUBSCRIBE: "Success" or "NoSubscriptionExisted" per filter ([MQTT-3.10.4-1]). */
+  unsubscribe(session: Session, filters: string[]): Array<"Success" | "NoSubscriptionExisted"> {
+    return filters.map((filter) => {
+      const sub = session.subscriptions.get(filter);
+      if (sub === undefined) return "NoSubscriptionExisted";
+      this.#dropSubscription(session, filter);
+      return "Success";
+    });
+  }
+
+  /** PUBACK from the client; false when the packet id is not inflight as QoS 1. */
+  puback(session: Session, packetId: number): boolean {
+    const entry = session.inflight.get(packetId);
+    if (entry === undefined || entry.publish.qos !== 1) return false;
+    session.inflight.delete(packetId);
+    this.pump(session);
+    return true;
+  }
+
+  /** PUBREC from the client: the message moves to the PUBREL phase. */
+  pubrec(session: Session, packetId: number): boolean {
+    const entry = session.inflight.get(packetId);
+    if (entry === undefined || entry.publish.qos !== 2) return false;
+    entry.phase = "pubrel";
+    return true;
+  }
+
+  /** PUBCOMP from the client: the QoS 2 delivery is complete and its packet id free. */
+  pubcomp(session: Session, packetId: number): boolean {
+    const entry = session.inflight.get(packetId);
+    if (entry === undefined || entry.phase !== "pubrel") return false;
+    session.inflight.delete(packetId);
+    this.pump(session);
+    return true;
+  }
+
+  /** Delivers what the session is owed: retained messages, then the log from its cursor. */
+  pump(session: Session): void {
+    pumpSession(session, {
+      log: this.#log,
+      logger: this.#logger,
+      maxInflight: this.#maxInflight.get(session) ?? 1,
+      maxOutgoingPacketCount: this.#options.maxOutgoingPacketCount,
+      repump: (s) => this.pump(s),
+      fail: (error) => this.#fail(error),
+    });
+  }
+
+  /** The log dropped segments below `startOffset`: filter indices forget those offsets. */
+  trimBefore(startOffset: number): void {
+    for (const [, index] of this.#tree.entries()) index.trimBefore(startOffset);
+  }
+
+  /** Waits for the commit in progress; used by graceful shutdown. */
+  async close(): Promise<void> {
+    for (const session of this.#sessions.values()) clearTimeout(session.expiryTimer);
+    if (this.#commitScheduled || this.#commitWaiters.length > 0) {
+      await this.#waitForCommit().catch(() => undefined);
+    }
+    await this.#commitRunning;
+  }
+
+  /**
+   * Group commit: every publish appended in this turn of the event loop waits
+   * for one commit, started from setImmediate so that appends from all the
+   * sockets read in this turn share it.
+   */
+  #waitForCommit(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#commitWaiters.push({ resolve, reject });
+      if (this.#commitScheduled) return;
+      this.#commitScheduled = true;
+      setImmediate(() => {
+        this.#commitScheduled = false;
+        const waiters = this.#commitWaiters;
+        const dirty = this.#dirty;
+        this.#commitWaiters = [];
+        this.#dirty = new Set();
+        this.#commitRunning = this.#log.commit().then(
+          () => {
+            for (const waiter of waiters) waiter.resolve();
+            const sessions = new Set<Session>();
+            for (const index of dirty) for (const s of index.subscribers) sessions.add(s);
+            for (const session of sessions) this.pump(session);
+          },
+          (error: unknown) => {
+            this.#fail(error);
+            for (const waiter of waiters) waiter.reject(error);
+          },
+        );
+      });
+    });
+  }
+
+  #fail(error: unknown): void {
+    if (this.#failed !== undefined) return;
+    this.#failed = error;
+    this.#logger.fatal({ event: "storage.failed", err: error }, "commit log failed");
+    this.#options.onFatal(error);
+  }
+
+  #publishWill(session: Session): void {
+    const will = session.will;
+    session.will = undefined;
+    if (will === undefined) return;
+    // The will's fate is logged; nobody waits for it.
+    this.publish(will).catch((error: unknown) => {
+      this.#logger.error({ err: error, client_id: session.clientId }, "will not published");
+    });
+  }
+
+  #dropSubscription(session: Session, filter: string): void {
+    const sub = session.subscriptions.get(filter);
+    if (sub === undefined) return;
+    session.subscriptions.delete(filter);
+    sub.index.subscribers.delete(session);
+    if (sub.index.subscribers.size === 0) this.#tree.delete(filter);
+  }
+
+  #removeSession(session: Session): void {
+    clearTimeout(session.expiryTimer);
+    for (const filter of [...session.subscriptions.keys()]) this.#dropSubscription(session, filter);
+    if (this.#sessions.get(session.clientId) === session) this.#sessions.delete(session.clientId);
+  }
+}
