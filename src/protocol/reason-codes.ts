@@ -12,6 +12,7 @@ export const ReasonCode = {
   GrantedQos1: 0x01,
   GrantedQos2: 0x02,
   NormalDisconnection: 0x00,
+  DisconnectWithWillMessage: 0x04,
   NoMatchingSubscribers: 0x10,
   NoSubscriptionExisted: 0x11,
   UnspecifiedError: 0x80,
@@ -40,6 +41,7 @@ export const ReasonCode = {
   RetainNotSupported: 0x9a,
   QosNotSupported: 0x9b,
   SharedSubscriptionsNotSupported: 0x9e,
+  SubscriptionIdentifiersNotSupported: 0xa1,
   WildcardSubscriptionsNotSupported: 0xa2,
 } as const;
 

@@ -192,6 +192,25 @@ export class Router {
     if (message.retain) this.#retained.apply(message);
   }
 
+  /**
+   * An inbound QoS 2 PUBLISH: appended once per packet id until PUBREL; a
+   * duplicate resolves with the first copy's commit. The caller sends PUBREC.
+   */
+  receiveQos2(session: Session, packetId: number, message: Message): Promise<void> {
+    const pending = session.inboundQos2.get(packetId);
+    if (pending !== undefined) return pending;
+    const commit = this.publish(message);
+    session.inboundQos2.set(packetId, commit);
+    // A failed commit must not leave the id "received": the client resends it.
+    commit.catch(() => session.inboundQos2.delete(packetId));
+    return commit;
+  }
+
+  /** PUBREL from the client: forgets the packet id; false when it was unknown. */
+  releaseQos2(session: Session, packetId: number): boolean {
+    return session.inboundQos2.delete(packetId);
+  }
+
   /** SUBSCRIBE: one result per request, in order ([MQTT-3.8.4-5]). */
   subscribe(session: Session, requests: SubscribeRequest[]): SubscribeResult[] {
     const now = Date.now();
@@ -250,11 +269,19 @@ export class Router {
     return true;
   }
 
-  /** PUBREC from the client: the message moves to the PUBREL phase. */
-  pubrec(session: Session, packetId: number): boolean {
+  /**
+   * PUBREC from the client: the message moves to the PUBREL phase, or, when
+   * the client refused it (a v5 reason code >= 0x80), its delivery ends here.
+   */
+  pubrec(session: Session, packetId: number, refused: boolean): boolean {
     const entry = session.inflight.get(packetId);
     if (entry === undefined || entry.publish.qos !== 2) return false;
-    entry.phase = "pubrel";
+    if (refused) {
+      session.inflight.delete(packetId);
+      this.pump(session);
+    } else {
+      entry.phase = "pubrel";
+    }
     return true;
   }
 

@@ -54,8 +54,12 @@ export class Session {
   /** The next log offset this session considers for delivery. */
   cursor: number;
   readonly inflight = new Map<number, InflightEntry>();
-  /** Inbound QoS 2 packet ids whose PUBLISH is committed and whose PUBREL has not come yet. */
-  readonly inboundQos2 = new Set<number>();
+  /**
+   * Inbound QoS 2 packet ids whose PUBREL has not come yet, each with the
+   * commit of its PUBLISH: a resent PUBLISH with the same id is not appended
+   * again, it waits for the same commit ([MQTT-4.3.3-9], method A).
+   */
+  readonly inboundQos2 = new Map<number, Promise<void>>();
   /** Retained messages owed because of a SUBSCRIBE, sent before log messages. */
   readonly retainedQueue: OutgoingPublish[] = [];
   link: SessionLink | undefined;
