@@ -162,6 +162,19 @@ export class Link implements LinkContext {
     this.#closeWith(new ProtocolError("SessionTakenOver", "session taken over"));
   }
 
+  /**
+   * The broker is stopping: v5 clients get DISCONNECT 0x8B. The will is not
+   * published: the log is closing, and the session is not ended by the client.
+   */
+  shutdown(): void {
+    this.#publishWillOnClose = false;
+    if (this.#state === "connected") {
+      this.#closeWith(new ProtocolError("ServerShuttingDown", "broker stopping"));
+    } else {
+      this.#destroy();
+    }
+  }
+
   closeGracefully(publishWill: boolean): void {
     this.#publishWillOnClose = publishWill;
     this.#end();
