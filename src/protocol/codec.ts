@@ -33,6 +33,8 @@ export type Qos = mqttPacket.QoS;
 export type ProtocolVersion = 3 | 4 | 5;
 
 export interface DecoderOptions {
+  /** Set by a client, which knows its version; a server's decoder learns it from CONNECT. */
+  protocolVersion?: ProtocolVersion;
   /** Packets whose remaining length exceeds this are refused before they are buffered. */
   maxPacketBytes: number;
   onPacket: (packet: MqttPacket, bytes: number) => void;
@@ -61,7 +63,9 @@ function classifyParseError(message: string): ProtocolError {
 }
 
 export function createDecoder(options: DecoderOptions): Decoder {
-  const parser = mqttPacket.parser();
+  const parser = mqttPacket.parser(
+    options.protocolVersion === undefined ? {} : { protocolVersion: options.protocolVersion },
+  );
   let failed = false;
   const ready: Array<{ packet: Raw; bytes: number }> = [];
   parser.on("packet", (packet: Raw) => {
