@@ -14,20 +14,19 @@
 
 import assert from "node:assert/strict";
 import type { FileHandle } from "node:fs/promises";
-import { open, readFile, unlink } from "node:fs/promises";
+import { open, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { StorageError } from "./errors.ts";
 import {
-  checkSegmentHeader,
   encodeRecord,
   encodeSegmentHeader,
   RECORD_HEADER_SIZE,
   SEGMENT_HEADER_SIZE,
-  scanClosedSegment,
   segmentFileName,
 } from "./record-format.ts";
 import { recoverSegments } from "./recovery.ts";
 import { Segment, syncDirectory, writeAll } from "./segment.ts";
+import { SegmentLoader, type SegmentRecords } from "./segment-loader.ts";
 import type {
   CommitLogOptions,
   CommitLogStats,
@@ -35,9 +34,6 @@ import type {
   RecordInput,
   RecoveryReport,
 } from "./types.ts";
-
-/** Older segments read back from disk that stay loaded, besides the cached recent ones. */
-const DISK_LOADED_SEGMENTS = 2;
 
 interface Chunk {
   segment: Segment;
@@ -65,13 +61,12 @@ export class CommitLog {
   #closed = false;
   #handle: FileHandle | null = null;
   #handleSegment: Segment | null = null;
-  /** Segments loaded from disk on demand, least recently used first. */
-  readonly #diskLoaded = new Map<Segment, (LogRecord | undefined)[]>();
-  readonly #loading = new Map<Segment, Promise<(LogRecord | undefined)[]>>();
+  readonly #loader: SegmentLoader;
 
   private constructor(options: CommitLogOptions, segments: Segment[]) {
     this.#options = options;
     this.#segments = segments;
+    this.#loader = new SegmentLoader(options.onCorruption);
     const last = segments.at(-1) as Segment;
     this.#nextOffset = last.endOffset;
     this.#committedOffset = last.endOffset;
@@ -123,8 +118,9 @@ export class CommitLog {
   append(records: readonly RecordInput[]): number {
     this.#assertUsable();
     const first = this.#nextOffset;
-    for (const input of records) {
-      const { bytes, record } = encodeRecord(this.#nextOffset, input);
+    // Encode (and so check) every record before changing anything.
+    const encoded = records.map((input, i) => encodeRecord(first + i, input));
+    for (const { bytes, record } of encoded) {
       let active = this.#active();
       if (active.count > 0 && active.size + bytes.length > this.#options.maxSegmentSize) {
         active = this.#roll();
@@ -171,13 +167,13 @@ export class CommitLog {
   /** Like readCached, but reads older segments from disk (asynchronously) when needed. */
   async read(fromOffset: number, maxBytes: number): Promise<LogRecord[]> {
     // Segments loaded by this call: each pass loads a later one, so the loop ends.
-    const loaded = new Map<Segment, (LogRecord | undefined)[]>();
+    const loaded = new Map<Segment, SegmentRecords>();
     for (;;) {
       this.#assertUsable();
       const { records, missing } = this.#collect(fromOffset, maxBytes, loaded);
       if (records.length > 0 || missing === null) return records;
       if (loaded.has(missing)) return records;
-      loaded.set(missing, await this.#load(missing));
+      loaded.set(missing, await this.#loader.load(missing, () => this.#isRecent(missing)));
     }
   }
 
@@ -252,7 +248,7 @@ export class CommitLog {
     const segment = this.#segments.shift() as Segment;
     segment.deleted = true;
     segment.records = null;
-    this.#diskLoaded.delete(segment);
+    this.#loader.forget(segment);
     this.#pendingDeletes.push(segment);
     this.#scheduleFlush();
   }
@@ -385,6 +381,12 @@ export class CommitLog {
     }
   }
 
+  /** Whether `segment` is one of the closed segments the memory cache holds. */
+  #isRecent(segment: Segment): boolean {
+    const index = this.#segments.indexOf(segment);
+    return index >= this.#segments.length - 1 - this.#options.cacheSegments;
+  }
+
   #resolveWaiters(): void {
     let done = 0;
     while (
@@ -429,7 +431,7 @@ export class CommitLog {
   #collect(
     fromOffset: number,
     maxBytes: number,
-    loaded: Map<Segment, (LogRecord | undefined)[]> | null,
+    loaded: Map<Segment, SegmentRecords> | null,
   ): { records: LogRecord[]; missing: Segment | null } {
     const end = this.#committedOffset;
     let from = Math.max(fromOffset, this.startOffset);
@@ -439,7 +441,7 @@ export class CommitLog {
     while (from < end && (out.length === 0 || bytes < maxBytes)) {
       const segment = this.#segments[index];
       if (segment === undefined) break;
-      const records = segment.records ?? loaded?.get(segment) ?? this.#touch(segment);
+      const records = segment.records ?? loaded?.get(segment) ?? this.#loader.get(segment);
       if (records === undefined) return { records: out, missing: segment };
       const stop = Math.min(segment.endOffset, end);
       for (; from < stop && (out.length === 0 || bytes < maxBytes); from += 1) {
@@ -451,80 +453,5 @@ export class CommitLog {
       index += 1;
     }
     return { records: out, missing: null };
-  }
-
-  /** Records of a disk-loaded segment, marking it recently used. */
-  #touch(segment: Segment): (LogRecord | undefined)[] | undefined {
-    const records = this.#diskLoaded.get(segment);
-    if (records === undefined) return undefined;
-    this.#diskLoaded.delete(segment);
-    this.#diskLoaded.set(segment, records);
-    return records;
-  }
-
-  /** Reads a closed segment from disk (once, however many readers ask) and keeps it loaded. */
-  #load(segment: Segment): Promise<(LogRecord | undefined)[]> {
-    let loading = this.#loading.get(segment);
-    if (loading === undefined) {
-      loading = this.#readSegment(segment).finally(() => this.#loading.delete(segment));
-      this.#loading.set(segment, loading);
-    }
-    return loading;
-  }
-
-  async #readSegment(segment: Segment): Promise<(LogRecord | undefined)[]> {
-    let buf: Buffer;
-    try {
-      buf = await readFileOrEmpty(segment.path);
-    } catch (err) {
-      throw new StorageError("ERR_STORAGE_IO", `cannot read ${segment.path}`, { cause: err });
-    }
-    if (segment.deleted) return [];
-    const header = checkSegmentHeader(buf);
-    const headerOk =
-      !segment.headerDamaged && header.kind === "ok" && header.baseOffset === segment.baseOffset;
-    const scan = headerOk
-      ? scanClosedSegment(buf, SEGMENT_HEADER_SIZE, segment.baseOffset, segment.endOffset)
-      : {
-          records: new Array<LogRecord | undefined>(segment.count).fill(undefined),
-          damaged:
-            segment.count > 0
-              ? [
-                  {
-                    position: 0,
-                    firstOffset: segment.baseOffset,
-                    lastOffset: segment.endOffset - 1,
-                  },
-                ]
-              : [],
-        };
-    for (const range of scan.damaged) {
-      this.#options.onCorruption?.({ segment: segment.path, ...range });
-    }
-    this.#keepLoaded(segment, scan.records);
-    return scan.records;
-  }
-
-  #keepLoaded(segment: Segment, records: (LogRecord | undefined)[]): void {
-    const index = this.#segments.indexOf(segment);
-    const closed = this.#segments.length - 1;
-    if (index >= closed - this.#options.cacheSegments) {
-      segment.records = records; // one of the recent segments the cache holds anyway
-      return;
-    }
-    this.#diskLoaded.set(segment, records);
-    while (this.#diskLoaded.size > DISK_LOADED_SEGMENTS) {
-      const oldest = this.#diskLoaded.keys().next().value as Segment;
-      this.#diskLoaded.delete(oldest);
-    }
-  }
-}
-
-async function readFileOrEmpty(path: string): Promise<Buffer> {
-  try {
-    return await readFile(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return Buffer.alloc(0);
-    throw err;
   }
 }

@@ -9,6 +9,7 @@
 // - encodeRecord's output always scans back to the same record.
 
 import assert from "node:assert/strict";
+import { setImmediate as setImmediatePromise } from "node:timers/promises";
 import { crc32 } from "node:zlib";
 import type { LogRecord, RecordInput } from "./types.ts";
 
@@ -21,6 +22,8 @@ export const RECORD_HEADER_SIZE = 36;
 /** A record larger than this is refused on append and treated as damage on read. */
 export const MAX_RECORD_SIZE = 256 * 1024 * 1024;
 const MAX_TOPIC_BYTES = 0xffff;
+/** Bytes a closed-segment scan checks before it yields to the event loop. */
+const SCAN_SLICE_BYTES = 1 << 20;
 const FLAG_QOS_MASK = 0b011;
 const FLAG_RETAIN = 0b100;
 const FLAG_EXPIRY = 0b1000;
@@ -215,17 +218,23 @@ export interface SegmentScan {
  * costs one record, not the rest of the segment. Offsets it cannot find are
  * reported as damaged ranges.
  */
-export function scanClosedSegment(
+export async function scanClosedSegment(
   buf: Buffer,
   position: number,
   firstOffset: number,
   endOffset: number,
-): SegmentScan {
+): Promise<SegmentScan> {
   const records: (LogRecord | undefined)[] = new Array(endOffset - firstOffset).fill(undefined);
   const damaged: DamagedRange[] = [];
   let at = position;
   let expected = firstOffset;
+  let nextYield = position + SCAN_SLICE_BYTES;
   while (expected < endOffset) {
+    if (at >= nextYield) {
+      // A segment can be large: let other work run between slices.
+      await setImmediatePromise();
+      nextYield = at + SCAN_SLICE_BYTES;
+    }
     const check = at < buf.length ? checkRecord(buf, at, expected) : ({ kind: "torn" } as const);
     if (check.kind === "ok") {
       records[expected - firstOffset] = check.record;
