@@ -88,6 +88,38 @@ export class AppendCommand implements LogCommand {
   toString = () => `append(${this.records.length})`;
 }
 
+/** One read from a random offset (below the start included) with a random byte budget. */
+export class ReadCommand implements LogCommand {
+  constructor(
+    readonly fraction: number,
+    readonly maxBytes: number,
+  ) {}
+  check = () => true;
+  async run(model: LogModel, real: RealLog): Promise<void> {
+    const { log } = real;
+    const from = Math.floor(this.fraction * (model.appended.length + 2)) - 1;
+    const committedBefore = log.committedOffset;
+    const records = await log.read(Math.max(0, from), this.maxBytes);
+    let expected = Math.max(from, log.startOffset, 0);
+    for (const record of records) {
+      for (; expected < record.offset; expected += 1) {
+        assert.ok(mayBeDamaged(model, expected), `a read skipped readable offset ${expected}`);
+      }
+      assert.equal(record.offset, expected);
+      const want = model.appended[record.offset] as RecordInput;
+      assert.equal(record.topic, want.topic);
+      assert.deepEqual(Buffer.from(record.body), Buffer.from(want.body));
+      expected += 1;
+    }
+    if (records.length === 0) {
+      for (let o = expected; o < committedBefore; o += 1) {
+        assert.ok(mayBeDamaged(model, o), `an empty read left readable offset ${o} behind`);
+      }
+    }
+  }
+  toString = () => `read(${this.fraction.toFixed(2)}, ${this.maxBytes})`;
+}
+
 export class CommitCommand implements LogCommand {
   check = () => true;
   async run(model: LogModel, real: RealLog): Promise<void> {
