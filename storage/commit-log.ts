@@ -13,20 +13,18 @@
 // - At most one flush is in flight; chunks are written in append order.
 
 import assert from "node:assert/strict";
-import type { FileHandle } from "node:fs/promises";
-import { open, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { StorageError } from "./errors.ts";
 import {
   encodeRecord,
-  encodeSegmentHeader,
   RECORD_HEADER_SIZE,
   SEGMENT_HEADER_SIZE,
   segmentFileName,
 } from "./record-format.ts";
 import { recoverSegments } from "./recovery.ts";
-import { Segment, syncDirectory, writeAll } from "./segment.ts";
+import { Segment } from "./segment.ts";
 import { SegmentLoader, type SegmentRecords } from "./segment-loader.ts";
+import { type Chunk, SegmentWriter } from "./segment-writer.ts";
 import type {
   CommitLogOptions,
   CommitLogStats,
@@ -34,11 +32,6 @@ import type {
   RecordInput,
   RecoveryReport,
 } from "./types.ts";
-
-interface Chunk {
-  segment: Segment;
-  buffers: Buffer[];
-}
 
 interface Waiter {
   target: number;
@@ -57,16 +50,15 @@ export class CommitLog {
   #flushScheduled = false;
   #flushing: Promise<void> | null = null;
   #failure: StorageError | null = null;
-  readonly #stats: CommitLogStats = { batches: 0, syncs: 0, bytesWritten: 0 };
   #closed = false;
-  #handle: FileHandle | null = null;
-  #handleSegment: Segment | null = null;
+  readonly #writer: SegmentWriter;
   readonly #loader: SegmentLoader;
 
   private constructor(options: CommitLogOptions, segments: Segment[]) {
     this.#options = options;
     this.#segments = segments;
     this.#loader = new SegmentLoader(options.onCorruption);
+    this.#writer = new SegmentWriter(options.dir, options.sync);
     const last = segments.at(-1) as Segment;
     this.#nextOffset = last.endOffset;
     this.#committedOffset = last.endOffset;
@@ -103,7 +95,7 @@ export class CommitLog {
 
   /** Counters since open: write batches, fdatasync calls, bytes written to segments. */
   get stats(): Readonly<CommitLogStats> {
-    return this.#stats;
+    return this.#writer.stats;
   }
 
   get segmentCount(): number {
@@ -199,16 +191,7 @@ export class CommitLog {
     if (this.#closed) return;
     await this.#drain();
     this.#closed = true;
-    const handle = this.#handle;
-    this.#handle = null;
-    this.#handleSegment = null;
-    if (handle !== null) {
-      try {
-        if (this.#failure === null) await handle.datasync();
-      } finally {
-        await handle.close();
-      }
-    }
+    await this.#writer.close(this.#failure === null);
   }
 
   #active(): Segment {
@@ -292,8 +275,8 @@ export class CommitLog {
         this.#pending = [];
         this.#pendingDeletes = [];
         try {
-          await this.#writeChunks(chunks);
-          await this.#deleteFiles(deletes);
+          await this.#writer.write(chunks);
+          await this.#writer.delete(deletes);
         } catch (err) {
           this.#fail(err);
           return;
@@ -304,67 +287,6 @@ export class CommitLog {
       }
     } finally {
       this.#flushing = null;
-    }
-  }
-
-  async #writeChunks(chunks: Chunk[]): Promise<void> {
-    for (const chunk of chunks) {
-      if (chunk.segment.deleted) continue;
-      const handle = await this.#handleFor(chunk.segment);
-      const bytes = chunk.buffers.reduce((sum, buffer) => sum + buffer.length, 0);
-      this.#stats.bytesWritten += bytes;
-      await writeAll(
-        handle,
-        chunk.buffers.length === 1 ? (chunk.buffers[0] as Buffer) : Buffer.concat(chunk.buffers),
-      );
-    }
-    if (chunks.length > 0) this.#stats.batches += 1;
-    if (this.#options.sync === "fsync" && this.#handle !== null && chunks.length > 0) {
-      await this.#handle.datasync();
-      this.#stats.syncs += 1;
-    }
-  }
-
-  /** The open file of `segment`, creating it (header first) when new. */
-  async #handleFor(segment: Segment): Promise<FileHandle> {
-    if (this.#handleSegment === segment && this.#handle !== null) return this.#handle;
-    const previous = this.#handle;
-    this.#handle = null;
-    this.#handleSegment = null;
-    if (previous !== null) {
-      if (this.#options.sync === "fsync") {
-        await previous.datasync();
-        this.#stats.syncs += 1;
-      }
-      await previous.close();
-    }
-    let handle: FileHandle;
-    if (segment.created) {
-      handle = await open(segment.path, "a");
-    } else {
-      handle = await open(segment.path, "wx");
-      await writeAll(handle, encodeSegmentHeader(segment.baseOffset));
-      segment.created = true;
-      if (this.#options.sync === "fsync") await syncDirectory(this.#options.dir);
-    }
-    this.#handle = handle;
-    this.#handleSegment = segment;
-    return handle;
-  }
-
-  async #deleteFiles(segments: Segment[]): Promise<void> {
-    for (const segment of segments) {
-      if (this.#handleSegment === segment && this.#handle !== null) {
-        await this.#handle.close();
-        this.#handle = null;
-        this.#handleSegment = null;
-      }
-      if (!segment.created) continue;
-      try {
-        await unlink(segment.path);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-      }
     }
   }
 
