@@ -78,6 +78,7 @@ function width(edit: Edit): number {
 
 /** The spaces and tabs at the start of the line holding `offset`. */
 export function indentAt(text: string, offset: number): string {
-  const lineStart = text.lastIndexOf("\n", offset - 1) + 1;
-  return /^[ \t]*/.exec(text.slice(lineStart, offset + 1))?.[0] ?? "";
+  const indent = /[ \t]*/y;
+  indent.lastIndex = text.lastIndexOf("\n", offset - 1) + 1;
+  return indent.exec(text)?.[0] ?? "";
 }
