@@ -75,10 +75,20 @@ export function checkOldSyntax(root: Table, lineOf: (path: KeyPath) => number): 
   if (!isTable(servers) || Object.keys(servers).length === 0) {
     report([], "no [servers.N] table: the new broker needs at least one server to listen on");
   } else {
+    const listening = new Map<string, string>();
     for (const [key, server] of Object.entries(servers)) {
-      if (isTable(server) && server.listen === undefined) {
+      if (!isTable(server)) continue;
+      if (server.listen === undefined) {
         report(["servers", key], 'missing key `listen` (for example listen = "0.0.0.0:1883")');
       }
+      const other = typeof server.listen === "string" ? listening.get(server.listen) : undefined;
+      if (other !== undefined) {
+        report(
+          ["servers", key, "listen"],
+          `same address as servers.${other}: two servers cannot share one`,
+        );
+      }
+      if (typeof server.listen === "string") listening.set(server.listen, key);
     }
   }
   return problems.sort((a, b) => a.line - b.line);

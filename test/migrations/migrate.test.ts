@@ -135,6 +135,12 @@ test("invalid old syntax lists every problem with its line and key", () => {
   );
 });
 
+test("two servers on one address are refused: the new broker would not start", () => {
+  const [problem] = problemsOf(`${SERVER}[servers.2]\nlisten = "0.0.0.0:1883"\n`);
+  assert.equal(problem?.key, "servers.2.listen");
+  assert.equal(problem?.line, 4);
+});
+
 test("broken TOML is reported with its line", () => {
   const [problem] = problemsOf(`${SERVER}x = = 1\n`);
   assert.equal(problem?.line, 3);
