@@ -20,3 +20,22 @@ export class BrokerError extends Error {
     this.code = code;
   }
 }
+
+export type ConfigErrorCode = "ERR_CONFIG_INVALID" | "ERR_CONFIG_OLD_SYNTAX" | "ERR_CONFIG_READ";
+
+/**
+ * A config file that cannot be used. `problems` holds one printable line per
+ * problem (`file:line: key.path: message`), all of them, not just the first;
+ * the message is those lines joined.
+ */
+export class ConfigError extends BrokerError {
+  override readonly code: ConfigErrorCode;
+  readonly problems: readonly string[];
+
+  constructor(code: ConfigErrorCode, problems: readonly string[], options?: { cause?: unknown }) {
+    super(code, problems.join("\n"), options);
+    this.name = "ConfigError";
+    this.code = code;
+    this.problems = problems;
+  }
+}
