@@ -45,7 +45,6 @@ export interface SegmentsDeletedEvent {
   /** The log's new first offset. */
   startOffset: number;
   segments: number;
-  bytes: number;
   reason: "budget" | "truncate";
 }
 
@@ -69,5 +68,15 @@ export interface RecoveryReport {
   droppedRecords: number;
   /** Segment files that were empty or had a torn header and were rewritten. */
   repairedSegments: string[];
+  /** Closed segments whose header is damaged: their records cannot be read. */
+  damagedSegments: string[];
   durationMs: number;
+}
+
+export interface CommitLogStats {
+  /** Group-commit batches written (one write per segment touched, per batch). */
+  batches: number;
+  /** fdatasync calls on segment files. */
+  syncs: number;
+  bytesWritten: number;
 }
