@@ -9,7 +9,7 @@
 // when a record is only on disk the read is asynchronous and delivery resumes
 // when it completes.
 
-import type { LogRecord, RecordInput } from "../../storage/types.ts";
+import type { LogRecord, RecordInput } from "../../storage/index.ts";
 import type { Logger } from "../log.ts";
 import { decodeBody, type OutgoingPublish, type Qos } from "./message.ts";
 import type { Session } from "./session.ts";

@@ -44,6 +44,7 @@ export class Listener {
   #server: Server | undefined;
   #pacingTimer: NodeJS.Timeout | undefined;
   #lastAcceptMs = 0;
+  #serverClosed: Promise<void> = Promise.resolve();
 
   constructor(options: ListenerOptions, router: Router, logger: Logger) {
     this.#options = options;
@@ -72,13 +73,16 @@ export class Listener {
     });
   }
 
-  /** Stops accepting. Existing links stay until closeLinks(). */
-  stopAccepting(): Promise<void> {
+  /**
+   * Stops accepting. Existing links stay until closeLinks(), which also waits
+   * for the server's 'close' (Node emits it once every connection has ended).
+   */
+  stopAccepting(): void {
     clearTimeout(this.#pacingTimer);
     for (const socket of this.#pending.splice(0)) socket.destroy();
     const server = this.#server;
-    if (server === undefined || !server.listening) return Promise.resolve();
-    return new Promise((resolve) => server.close(() => resolve()));
+    if (server === undefined || !server.listening) return;
+    this.#serverClosed = new Promise((resolve) => server.close(() => resolve()));
   }
 
   /**
@@ -96,6 +100,7 @@ export class Listener {
     }, SHUTDOWN_GRACE_MS);
     await Promise.all(closed);
     clearTimeout(timer);
+    await this.#serverClosed;
   }
 
   #onSocket(socket: Socket): void {
