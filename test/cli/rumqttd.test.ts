@@ -1,0 +1,137 @@
+// The rumqttd command as a process: it starts on a config file, reports
+// readiness with a `broker.ready` log line naming the bound ports, serves
+// clients, and stops with exit 0 on SIGTERM and SIGINT. Usage and config
+// problems exit 2 with a one-line cause.
+
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { once } from "node:events";
+import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { type TestContext, test } from "node:test";
+import mqtt from "mqtt";
+import { withTimeout } from "../helpers/broker.ts";
+
+const root = new URL("../../", import.meta.url).pathname;
+const CLI = ["--import", "tsx", "src/cli/rumqttd.ts"];
+
+const CONFIG = `[router]
+id = 0
+max_segment_size = 1048576
+
+[storage]
+dir = "data"
+sync = "fsync"
+
+[v4.1]
+listen = "127.0.0.1:0"
+
+[v5.1]
+listen = "127.0.0.1:0"
+`;
+
+async function configFile(t: TestContext, text: string): Promise<{ dir: string; file: string }> {
+  const dir = await mkdtemp(join(tmpdir(), "rumqttd-cli-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, "broker.toml");
+  await writeFile(file, text);
+  return { dir, file };
+}
+
+function run(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [...CLI, ...args], {
+    cwd: root,
+    encoding: "utf8",
+    timeout: 30_000,
+  });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+interface Ready {
+  child: ChildProcess;
+  ports: Record<string, number>;
+  lines: Array<Record<string, unknown>>;
+}
+
+async function startCli(t: TestContext, file: string): Promise<Ready> {
+  const child = spawn(process.execPath, [...CLI, "--config", file], {
+    cwd: root,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  t.after(() => {
+    if (child.exitCode === null) child.kill("SIGKILL");
+  });
+  const lines: Array<Record<string, unknown>> = [];
+  const ready = new Promise<Record<string, number>>((resolve, reject) => {
+    child.once("exit", (code) => reject(new Error(`exited with ${code} before broker.ready`)));
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (line) => {
+      const entry = JSON.parse(line) as Record<string, unknown>;
+      lines.push(entry);
+      if (entry.event === "broker.ready") {
+        const listeners = entry.listeners as Array<{ kind: string; port: number }>;
+        resolve(Object.fromEntries(listeners.map((l) => [l.kind, l.port])));
+      }
+    });
+  });
+  const ports = await withTimeout(ready, "broker.ready");
+  return { child, ports, lines };
+}
+
+for (const signal of ["SIGTERM", "SIGINT"] as const) {
+  test(`the CLI logs broker.ready with its ports, serves clients, and exits 0 on ${signal}`, async (t) => {
+    const { file, dir } = await configFile(t, CONFIG);
+    const { child, ports, lines } = await startCli(t, file);
+    assert.ok((ports.v4 ?? 0) > 0 && (ports.v5 ?? 0) > 0);
+    const sub = await mqtt.connectAsync(`mqtt://127.0.0.1:${ports.v5}`, {
+      protocolVersion: 5,
+      reconnectPeriod: 0,
+    });
+    await sub.subscribeAsync("cli/#", { qos: 1 });
+    const pub = await mqtt.connectAsync(`mqtt://127.0.0.1:${ports.v4}`, {
+      protocolVersion: 4,
+      reconnectPeriod: 0,
+    });
+    const got = new Promise<string>((resolve) => sub.on("message", (_t, m) => resolve(String(m))));
+    await pub.publishAsync("cli/x", "through the log", { qos: 1 });
+    assert.equal(await withTimeout(got, "the message"), "through the log");
+    await pub.endAsync();
+    const exited = once(child, "exit");
+    child.kill(signal);
+    const [code] = await withTimeout(exited, "the exit");
+    sub.end(true);
+    assert.equal(code, 0);
+    assert.ok(lines.some((l) => l.event === "broker.stopped"));
+    // The data directory is next to the config file.
+    assert.deepEqual((await readdir(join(dir, "data"))).sort(), ["index", "log"]);
+  });
+}
+
+test("--check validates the config and exits 0; --version and --help exit 0", async (t) => {
+  const { file } = await configFile(t, CONFIG);
+  const check = run(["-c", file, "--check"]);
+  assert.equal(check.status, 0, check.stderr);
+  assert.match(check.stdout, /ok/);
+  assert.match(run(["--version"]).stdout, /^rumqttd \d+\.\d+\.\d+/);
+  assert.match(run(["--help"]).stdout, /--config FILE/);
+});
+
+test("an invalid config exits 2 with every problem as file:line: key.path: message", async (t) => {
+  const { file } = await configFile(
+    t,
+    `${CONFIG}\n[v4.2]\nlisten = "127.0.0.1:0"\n    [v4.2.connections]\n    max_paylod_size = 5\n`,
+  );
+  const result = run(["--check", "--config", file]);
+  assert.equal(result.status, 2);
+  assert.match(result.stderr, /broker\.toml:\d+: v4\.2\.connections\.max_paylod_size: /);
+});
+
+test("bad usage exits 2 with a one-line cause", () => {
+  const none = run([]);
+  assert.equal(none.status, 2);
+  assert.match(none.stderr, /--config FILE is required/);
+  const unknown = run(["--frobnicate"]);
+  assert.equal(unknown.status, 2);
+  assert.equal(unknown.stderr.trim().split("\n").length, 1);
+});
