@@ -57,7 +57,7 @@ export class Session {
   /**
    * Inbound QoS 2 packet ids whose PUBREL has not come yet, each with the
    * commit of its PUBLISH: a resent PUBLISH with the same id is not appended
-   * again, it waits for the same commit ([MQTT-4.3.3-9], method A).
+   * again, it waits for the same commit (spec 4.3.3, method A).
    */
   readonly inboundQos2 = new Map<number, Promise<void>>();
   /** Retained messages owed because of a SUBSCRIBE, sent before log messages. */

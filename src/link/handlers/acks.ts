@@ -21,7 +21,7 @@ export function handlePubrec(
   const refused = link.version === 5 && reasonCode !== undefined && isFailure(reasonCode);
   const known = link.router.pubrec(link.session, packetId, refused);
   if (refused) return; // [MQTT-4.3.3-4] no PUBREL after a failed PUBREC
-  // [MQTT-4.3.3-3] Answer PUBREC with PUBREL; v5 says when the id was unknown.
+  // Spec 4.3.3: answer PUBREC with PUBREL; v5 says when the id was unknown.
   if (link.version === 5 && !known) {
     link.send({ cmd: "pubrel", packetId, reasonCode: ReasonCode.PacketIdentifierNotFound });
   } else {

@@ -1,7 +1,7 @@
 // PUBLISH and PUBREL from the client. A PUBLISH is checked (topic name,
 // payload size, topic alias), handed to the router, which appends it to the
 // log, and acknowledged (PUBACK / PUBREC) only after its commit
-// ([MQTT-4.3.2-2], [MQTT-4.3.3-2] ownership is taken once it is durable).
+// (spec 4.3.2, 4.3.3: the broker takes ownership once the message is durable).
 // Who calls it: dispatch.ts.
 
 import {
@@ -90,7 +90,7 @@ export async function handlePublish(link: LinkContext, packet: PublishPacket): P
   }
 }
 
-/** PUBREL: the QoS 2 exchange ends with PUBCOMP ([MQTT-4.3.3-11]). */
+/** PUBREL: the QoS 2 exchange ends with PUBCOMP (spec 4.3.3). */
 export function handlePubrel(link: LinkContext, packetId: number | undefined): void {
   if (packetId === undefined) return;
   const known = link.router.releaseQos2(link.session, packetId);
