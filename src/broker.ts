@@ -101,10 +101,18 @@ export async function startBroker(
   const routerLogger = logger.child({ component: "router" });
   router = new Router({
     log,
+    index,
     logger: routerLogger,
     maxOutgoingPacketCount: config.router.maxOutgoingPacketCount,
     onFatal: (error) => hooks.onFatal?.(error),
   });
+  try {
+    await router.restore();
+  } catch (error) {
+    await log.close();
+    await index.close();
+    throw error;
+  }
   const slots = new ConnectionCounter(config.router.maxConnections);
   const listeners: Listener[] = [];
   const addresses: ListenerAddress[] = [];

@@ -9,30 +9,35 @@
 // close). It never touches a socket: it calls back into links through the
 // SessionLink interface. It never parses MQTT bytes.
 //
-// Not yet here: persisting sessions, cursors, inflight ids and retained
-// messages in the storage index (they live in memory and survive reconnects,
-// not restarts), shared subscriptions, will delay.
+// Persistence (persistence.ts): retained messages are written through to the
+// storage index before their publish is acknowledged; persistent sessions are
+// snapshotted at graceful stop and restored at start (restore), with their
+// filter indices rebuilt from the log. Not yet here: write-ahead of session
+// state (a kill loses sessions), shared subscriptions, will delay.
 //
 // Invariants:
 // - a message is delivered only once its offset is below the log's committed offset;
 // - filter index offsets are pushed in append order, in the turn of the append.
 
+import type { IndexDb } from "../../storage/index.ts";
 import type { Logger } from "../log.ts";
 import { type ReasonCodeName, topicFilterProblem } from "../protocol/index.ts";
 import { pumpSession, type RouterLog } from "./delivery.ts";
-import { FilterIndex } from "./filter-index.ts";
-import { FilterTree } from "./filter-tree.ts";
+import type { FilterIndex } from "./filter-index.ts";
 import { encodeBody, type Message, type Qos } from "./message.ts";
+import { loadRetained, persistRetained, takeSnapshot, writeSnapshot } from "./persistence.ts";
+import { rebuildFilterIndices, sessionFromSnapshot } from "./restore.ts";
 import { RetainedStore } from "./retained-store.ts";
-import { Session, type SessionLink } from "./session.ts";
+import { NEVER_EXPIRES_SEC, Session, type SessionLink } from "./session.ts";
+import { SubscriptionTable } from "./subscription-table.ts";
 
 /** The longest a timer may wait in Node (about 24.8 days); longer expiries are capped here. */
 const MAX_TIMER_MS = 2_147_483_647;
-/** MQTT 5: a session expiry interval of 0xFFFFFFFF means the session never expires. */
-const NEVER_EXPIRES_SEC = 0xffff_ffff;
 
 export interface RouterOptions {
   log: RouterLog;
+  /** The storage index; absent in tests of the router alone (nothing is persisted then). */
+  index?: IndexDb;
   logger: Logger;
   /** Packets the router hands one link per turn before yielding the event loop. */
   maxOutgoingPacketCount: number;
@@ -65,7 +70,7 @@ export class Router {
   readonly #logger: Logger;
   readonly #options: RouterOptions;
   readonly #sessions = new Map<string, Session>();
-  readonly #tree = new FilterTree<FilterIndex<Session>>();
+  readonly #subscriptions = new SubscriptionTable();
   readonly #retained = new RetainedStore();
   readonly #maxInflight = new WeakMap<Session, number>();
   #commitWaiters: Array<{ resolve: () => void; reject: (error: unknown) => void }> = [];
@@ -74,6 +79,8 @@ export class Router {
   /** Filter indices that got offsets since the last commit; their subscribers are pumped after it. */
   #dirty = new Set<FilterIndex<Session>>();
   #failed: unknown;
+  /** Retained index writes, in publish order. */
+  #retainedWrites: Promise<void> = Promise.resolve();
 
   constructor(options: RouterOptions) {
     this.#options = options;
@@ -122,6 +129,7 @@ export class Router {
       log.debug({ event: "session.resumed" }, "session resumed");
     }
     session.link = request.link;
+    session.disconnectedAtMs = undefined;
     session.will = request.will;
     this.#maxInflight.set(session, request.maxInflight);
     return { session, sessionPresent };
@@ -148,12 +156,18 @@ export class Router {
   disconnect(session: Session, link: SessionLink, options: { publishWill: boolean }): void {
     if (session.link !== link) return; // taken over: the new link owns the session now
     session.link = undefined;
+    session.disconnectedAtMs = Date.now();
     if (options.publishWill) this.#publishWill(session);
     session.will = undefined;
     if (!session.persistent) {
       this.#removeSession(session);
       return;
     }
+    this.#armExpiry(session, session.expiryIntervalSec * 1000);
+  }
+
+  /** Ends an offline v5 session after its expiry interval; 3.1.1 sessions (0) never expire. */
+  #armExpiry(session: Session, remainingMs: number): void {
     const expirySec = session.expiryIntervalSec;
     if (expirySec === 0 || expirySec === NEVER_EXPIRES_SEC) return;
     session.expiryTimer = setTimeout(
@@ -162,7 +176,7 @@ export class Router {
         this.#removeSession(session);
         this.#logger.info({ event: "session.expired", client_id: session.clientId }, "expired");
       },
-      Math.min(expirySec * 1000, MAX_TIMER_MS),
+      Math.min(Math.max(remainingMs, 0), MAX_TIMER_MS),
     );
     session.expiryTimer.unref();
   }
@@ -184,12 +198,27 @@ export class Router {
         body: encodeBody(message.payload, message.properties),
       },
     ]);
-    for (const [, index] of this.#tree.match(message.topic)) {
+    for (const index of this.#subscriptions.match(message.topic)) {
       index.push(offset);
       this.#dirty.add(index);
     }
     await this.#waitForCommit();
-    if (message.retain) this.#retained.apply(message);
+    if (message.retain) await this.#storeRetained(message);
+  }
+
+  /**
+   * Retained messages are applied in publish order, each after its index
+   * write, so that an acknowledged retained message survives a kill.
+   */
+  #storeRetained(message: Message): Promise<void> {
+    const index = this.#options.index;
+    const write = this.#retainedWrites.then(async () => {
+      if (index !== undefined) await persistRetained(index, message);
+      this.#retained.apply(message);
+    });
+    // The chain continues after a failure; the failure reaches the publisher through `write`.
+    this.#retainedWrites = write.catch(() => undefined);
+    return write;
   }
 
   /**
@@ -217,24 +246,7 @@ export class Router {
     return requests.map((request): SubscribeResult => {
       if (topicFilterProblem(request.filter) !== undefined)
         return { refused: "TopicFilterInvalid" };
-      const existing = session.subscriptions.get(request.filter);
-      if (existing !== undefined) {
-        // [MQTT-3.8.4-3] A subscription with the same filter replaces the old one's QoS.
-        existing.qos = request.qos;
-      } else {
-        let index = this.#tree.get(request.filter);
-        if (index === undefined) {
-          index = new FilterIndex<Session>(request.filter);
-          this.#tree.set(request.filter, index);
-        }
-        index.subscribers.add(session);
-        session.subscriptions.set(request.filter, {
-          filter: request.filter,
-          qos: request.qos,
-          sinceOffset: this.#log.committedOffset,
-          index,
-        });
-      }
+      this.#subscriptions.add(session, request.filter, request.qos, this.#log.committedOffset);
       // [MQTT-3.3.1-6] Retained messages matching the filter are sent, with RETAIN set ([MQTT-3.3.1-8]).
       for (const retained of this.#retained.match(request.filter, now)) {
         session.retainedQueue.push({
@@ -252,12 +264,9 @@ export class Router {
 
   /** UNSUBSCRIBE: "Success" or "NoSubscriptionExisted" per filter ([MQTT-3.10.4-1]). */
   unsubscribe(session: Session, filters: string[]): Array<"Success" | "NoSubscriptionExisted"> {
-    return filters.map((filter) => {
-      const sub = session.subscriptions.get(filter);
-      if (sub === undefined) return "NoSubscriptionExisted";
-      this.#dropSubscription(session, filter);
-      return "Success";
-    });
+    return filters.map((filter) =>
+      this.#subscriptions.remove(session, filter) ? "Success" : "NoSubscriptionExisted",
+    );
   }
 
   /** PUBACK from the client; false when the packet id is not inflight as QoS 1. */
@@ -308,16 +317,51 @@ export class Router {
 
   /** The log dropped segments below `startOffset`: filter indices forget those offsets. */
   trimBefore(startOffset: number): void {
-    for (const [, index] of this.#tree.entries()) index.trimBefore(startOffset);
+    this.#subscriptions.trimBefore(startOffset);
   }
 
-  /** Waits for the commit in progress; used by graceful shutdown. */
+  /**
+   * Graceful stop, after every link is closed: waits for the commit in
+   * progress and the retained writes, then snapshots the persistent sessions.
+   */
   async close(): Promise<void> {
     for (const session of this.#sessions.values()) clearTimeout(session.expiryTimer);
     if (this.#commitScheduled || this.#commitWaiters.length > 0) {
       await this.#waitForCommit().catch(() => undefined);
     }
     await this.#commitRunning;
+    await this.#retainedWrites;
+    const index = this.#options.index;
+    if (index !== undefined && this.#failed === undefined) {
+      const count = await writeSnapshot(index, this.#sessions.values(), Date.now());
+      this.#logger.info({ sessions: count }, "sessions saved");
+    }
+  }
+
+  /**
+   * Start: loads retained messages and the sessions saved at the last
+   * graceful stop, then rebuilds the filter indices of their subscriptions
+   * from the log (the log is the truth; indices are never stored).
+   */
+  async restore(): Promise<void> {
+    const index = this.#options.index;
+    if (index === undefined) return;
+    for (const message of await loadRetained(index)) this.#retained.apply(message);
+    const stored = await takeSnapshot(index);
+    const now = Date.now();
+    let from = Number.POSITIVE_INFINITY;
+    for (const s of stored) {
+      const restored = sessionFromSnapshot(s, this.#log, this.#subscriptions, now);
+      if (restored === undefined) continue;
+      this.#sessions.set(s.clientId, restored.session);
+      this.#armExpiry(restored.session, restored.expiresInMs);
+      from = Math.min(from, restored.session.cursor);
+    }
+    await rebuildFilterIndices(this.#log, this.#subscriptions, from);
+    this.#logger.info(
+      { sessions: this.#sessions.size, retained: this.#retained.size },
+      "router state restored",
+    );
   }
 
   /**
@@ -369,17 +413,9 @@ export class Router {
     });
   }
 
-  #dropSubscription(session: Session, filter: string): void {
-    const sub = session.subscriptions.get(filter);
-    if (sub === undefined) return;
-    session.subscriptions.delete(filter);
-    sub.index.subscribers.delete(session);
-    if (sub.index.subscribers.size === 0) this.#tree.delete(filter);
-  }
-
   #removeSession(session: Session): void {
     clearTimeout(session.expiryTimer);
-    for (const filter of [...session.subscriptions.keys()]) this.#dropSubscription(session, filter);
+    this.#subscriptions.removeAll(session);
     if (this.#sessions.get(session.clientId) === session) this.#sessions.delete(session.clientId);
   }
 }

@@ -15,6 +15,9 @@ import assert from "node:assert/strict";
 import type { FilterIndex } from "./filter-index.ts";
 import type { Message, OutgoingPublish, Qos } from "./message.ts";
 
+/** MQTT 5: a session expiry interval of 0xFFFFFFFF means the session never expires. */
+export const NEVER_EXPIRES_SEC = 0xffff_ffff;
+
 /** [MQTT-2.3.1-1] Packet identifiers are non-zero 16-bit integers. */
 export const MAX_PACKET_ID = 65_535;
 
@@ -63,6 +66,8 @@ export class Session {
   /** Retained messages owed because of a SUBSCRIBE, sent before log messages. */
   readonly retainedQueue: OutgoingPublish[] = [];
   link: SessionLink | undefined;
+  /** When the session went offline (ms since the epoch); undefined while connected. */
+  disconnectedAtMs: number | undefined;
   will: Message | undefined;
   expiryTimer: NodeJS.Timeout | undefined;
   /** True while an asynchronous log read for this session is in progress. */

@@ -1,0 +1,118 @@
+// What survives a restart of the broker on the same data directory:
+// retained messages (written through, so also a kill), and, after a graceful
+// stop, persistent sessions with their subscriptions, cursors, unacknowledged
+// messages and inbound QoS 2 packet ids.
+import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, type TestContext, test } from "node:test";
+import { client, collect, RawClient, startTestBroker } from "../helpers/broker.ts";
+
+async function sharedDir(t: TestContext): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "rumqttd-restart-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+for (const version of [4, 5] as const) {
+  describe(`restart on the same data directory, MQTT ${version === 4 ? "3.1.1" : "5"}`, () => {
+    test("retained messages survive a restart", async (t) => {
+      const dir = await sharedDir(t);
+      const first = await startTestBroker(t, { dir });
+      const pub = await client(t, first.port(version), { protocolVersion: version });
+      await pub.publishAsync("keep/a", "A", { qos: 1, retain: true });
+      await pub.publishAsync("keep/b", "B", { qos: 1, retain: true });
+      await pub.publishAsync("keep/b", "", { qos: 1, retain: true });
+      pub.end(true);
+      await first.broker.close();
+      const second = await startTestBroker(t, { dir });
+      const sub = await client(t, second.port(version), { protocolVersion: version });
+      const got = collect(sub);
+      await sub.subscribeAsync("keep/#", { qos: 1 });
+      const [message] = await got.next(1);
+      assert.deepEqual([message?.topic, message?.payload, message?.retain], ["keep/a", "A", true]);
+    });
+
+    test("a persistent session survives a graceful restart: subscriptions, offline messages, unacknowledged messages resent with DUP", async (t) => {
+      const dir = await sharedDir(t);
+      const first = await startTestBroker(t, { dir, connections: { maxInflightCount: 1 } });
+      const fields =
+        version === 5
+          ? { clientId: "durable", clean: false, properties: { sessionExpiryInterval: 3600 } }
+          : { clientId: "durable", clean: false };
+      const raw = await RawClient.open(t, first.port(version), version);
+      await raw.connect(fields);
+      raw.send({ cmd: "subscribe", packetId: 1, subscriptions: [{ topic: "d/#", qos: 1 }] });
+      await raw.next((p) => p.cmd === "suback");
+      const pub = await client(t, first.port(version), { protocolVersion: version });
+      for (const n of ["1", "2", "3"]) await pub.publishAsync("d/x", n, { qos: 1 });
+      const unacked = await raw.next((p) => p.cmd === "publish");
+      assert.equal(unacked.cmd === "publish" && String(unacked.payload), "1");
+      pub.end(true);
+      await first.broker.close();
+      await raw.waitClosed();
+
+      const second = await startTestBroker(t, { dir, connections: { maxInflightCount: 1 } });
+      const back = await RawClient.open(t, second.port(version), version);
+      const ack = await back.connect(fields);
+      assert.equal(ack.cmd === "connack" && ack.sessionPresent, true);
+      const payloads: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const p = await back.next((x) => x.cmd === "publish");
+        assert.ok(p.cmd === "publish");
+        if (i === 0) {
+          assert.equal(p.dup, true);
+          assert.equal(p.packetId, unacked.packetId);
+        }
+        payloads.push(String(p.payload));
+        back.send({ cmd: "puback", packetId: p.packetId });
+      }
+      assert.deepEqual(payloads, ["1", "2", "3"]);
+      // The subscription came back too: a new message is delivered.
+      const pub2 = await client(t, second.port(version), { protocolVersion: version });
+      await pub2.publishAsync("d/y", "4", { qos: 1 });
+      const fresh = await back.next((x) => x.cmd === "publish");
+      assert.equal(fresh.cmd === "publish" && String(fresh.payload), "4");
+    });
+
+    test("an inbound QoS 2 packet id awaiting PUBREL survives a graceful restart (no duplicate)", async (t) => {
+      const dir = await sharedDir(t);
+      const first = await startTestBroker(t, { dir });
+      const fields =
+        version === 5
+          ? { clientId: "q2", clean: false, properties: { sessionExpiryInterval: 3600 } }
+          : { clientId: "q2", clean: false };
+      const raw = await RawClient.open(t, first.port(version), version);
+      await raw.connect(fields);
+      const publish = {
+        cmd: "publish" as const,
+        topic: "x/q2",
+        payload: Buffer.from("exactly once"),
+        qos: 2 as const,
+        packetId: 42,
+        dup: false,
+        retain: false,
+      };
+      raw.send(publish);
+      await raw.next((p) => p.cmd === "pubrec");
+      await first.broker.close();
+      await raw.waitClosed();
+
+      const second = await startTestBroker(t, { dir });
+      const sub = await client(t, second.port(version), { protocolVersion: version });
+      const got = collect(sub);
+      await sub.subscribeAsync("x/#", { qos: 2 });
+      const back = await RawClient.open(t, second.port(version), version);
+      await back.connect(fields);
+      back.send({ ...publish, dup: true });
+      await back.next((p) => p.cmd === "pubrec" && p.packetId === 42);
+      back.send({ cmd: "pubrel", packetId: 42 });
+      await back.next((p) => p.cmd === "pubcomp" && p.packetId === 42);
+      const pub = await client(t, second.port(version), { protocolVersion: version });
+      await pub.publishAsync("x/marker", "m", { qos: 1 });
+      const [first1] = await got.next(1);
+      assert.equal(first1?.payload, "m", "the resent QoS 2 PUBLISH was not delivered again");
+    });
+  });
+}
