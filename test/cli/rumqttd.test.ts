@@ -108,6 +108,34 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
   });
 }
 
+test("an acknowledged retained message survives SIGKILL; the restarted broker sends it on subscribe", async (t) => {
+  const { file } = await configFile(t, CONFIG);
+  const first = await startCli(t, file);
+  const pub = await mqtt.connectAsync(`mqtt://127.0.0.1:${first.ports.v4}`, {
+    protocolVersion: 4,
+    reconnectPeriod: 0,
+  });
+  await pub.publishAsync("state/door", "open", { qos: 1, retain: true });
+  const killed = once(first.child, "exit");
+  first.child.kill("SIGKILL");
+  await withTimeout(killed, "the kill");
+  pub.end(true);
+  const second = await startCli(t, file);
+  const sub = await mqtt.connectAsync(`mqtt://127.0.0.1:${second.ports.v5}`, {
+    protocolVersion: 5,
+    reconnectPeriod: 0,
+  });
+  const got = new Promise<[string, boolean]>((resolve) =>
+    sub.on("message", (_t, m, packet) => resolve([String(m), packet.retain])),
+  );
+  await sub.subscribeAsync("state/#", { qos: 1 });
+  assert.deepEqual(await withTimeout(got, "the retained message"), ["open", true]);
+  sub.end(true);
+  const stopped = once(second.child, "exit");
+  second.child.kill("SIGTERM");
+  assert.deepEqual((await withTimeout(stopped, "the exit"))[0], 0);
+});
+
 test("--check validates the config and exits 0; --version and --help exit 0", async (t) => {
   const { file } = await configFile(t, CONFIG);
   const check = run(["-c", file, "--check"]);
