@@ -31,8 +31,7 @@ export function dispatch(
     case "publish":
       return handlePublish(link, packet);
     case "pubrel":
-      handlePubrel(link, packet.packetId);
-      return undefined;
+      return handlePubrel(link, packet.packetId);
     case "puback":
       handlePuback(link, packet.packetId);
       return undefined;
@@ -43,11 +42,9 @@ export function dispatch(
       handlePubcomp(link, packet.packetId);
       return undefined;
     case "subscribe":
-      handleSubscribe(link, packet);
-      return undefined;
+      return handleSubscribe(link, packet);
     case "unsubscribe":
-      handleUnsubscribe(link, packet);
-      return undefined;
+      return handleUnsubscribe(link, packet);
     case "pingreq":
       link.send({ cmd: "pingresp" });
       return undefined;

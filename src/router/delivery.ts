@@ -5,6 +5,10 @@
 // is full, or `maxOutgoingPacketCount` packets were handed over this turn
 // (then it continues on the next turn).
 //
+// For a persistent session, the packet ids assigned in a round and the
+// advanced cursor are written to the index first (session-store.ts); the
+// round's publishes go out, in order, once that write is durable.
+//
 // Who calls it: the router (pump). Reads come from the log's memory cache;
 // when a record is only on disk the read is asynchronous and delivery resumes
 // when it completes.
@@ -12,7 +16,8 @@
 import type { LogRecord, RecordInput } from "../../storage/index.ts";
 import type { Logger } from "../log.ts";
 import { decodeBody, type OutgoingPublish, type Qos } from "./message.ts";
-import type { Session } from "./session.ts";
+import type { Session, SessionLink } from "./session.ts";
+import type { SessionStore } from "./session-store.ts";
 
 /** Bytes asked of one asynchronous log read for a session that is behind. */
 export const READ_AHEAD_BYTES = 64 * 1024;
@@ -31,9 +36,10 @@ export interface RouterLog {
 export interface PumpContext {
   log: RouterLog;
   logger: Logger;
+  store: SessionStore | undefined;
   maxInflight: number;
   maxOutgoingPacketCount: number;
-  /** Pump this session again later (after an async read, or on the next turn). */
+  /** Pump this session again later (after an async read, a write, or on the next turn). */
   repump: (session: Session) => void;
   fail: (error: unknown) => void;
 }
@@ -42,14 +48,6 @@ export interface PumpContext {
 const readBuffers = new WeakMap<Session, LogRecord[]>();
 /** Sessions with a next-turn pump already scheduled. */
 const scheduled = new WeakSet<Session>();
-
-function send(session: Session, publish: OutgoingPublish): void {
-  if (publish.qos > 0) {
-    publish.packetId = session.allocatePacketId();
-    session.inflight.set(publish.packetId, { publish, phase: "publish" });
-  }
-  session.link?.sendPublish(publish);
-}
 
 /** The record at `offset` if it is at hand, the first record after a gap, or undefined. */
 function recordAt(session: Session, offset: number, log: RouterLog): LogRecord | undefined {
@@ -65,32 +63,62 @@ function recordAt(session: Session, offset: number, log: RouterLog): LogRecord |
 export function pumpSession(session: Session, ctx: PumpContext): void {
   const link = session.link;
   if (link === undefined || session.reading) return;
+  const persist = ctx.store !== undefined && session.persistent;
+  const out: OutgoingPublish[] = [];
+  const budgetLeft = collect(session, link, ctx, persist, out);
+  send(session, link, out, persist, ctx);
+  if (budgetLeft === 0 && !scheduled.has(session)) {
+    scheduled.add(session);
+    setImmediate(() => {
+      scheduled.delete(session);
+      ctx.repump(session);
+    });
+  }
+}
+
+/** Picks what to send this round; returns the budget left (0: more may be waiting). */
+function collect(
+  session: Session,
+  link: SessionLink,
+  ctx: PumpContext,
+  persist: boolean,
+  out: OutgoingPublish[],
+): number {
   let budget = ctx.maxOutgoingPacketCount;
   const roomFor = (qos: Qos): boolean => qos === 0 || session.inflight.size < ctx.maxInflight;
-
-  while (budget > 0 && link.writable && session.retainedQueue.length > 0) {
-    const publish = session.retainedQueue[0] as OutgoingPublish;
-    if (!roomFor(publish.qos)) return;
-    session.retainedQueue.shift();
-    send(session, publish);
+  const writable = (): boolean =>
+    link.writable && session.pendingSends < ctx.maxOutgoingPacketCount;
+  const emit = (publish: OutgoingPublish): void => {
+    if (publish.qos > 0) {
+      publish.packetId = session.allocatePacketId();
+      const seq = session.nextSeq++;
+      session.inflight.set(publish.packetId, { publish, phase: "publish", seq });
+      if (persist)
+        ctx.store?.putOutbound(session.clientId, publish.packetId, seq, "publish", publish);
+    }
+    out.push(publish);
     budget--;
+  };
+
+  while (budget > 0 && writable() && session.retainedQueue.length > 0) {
+    const publish = session.retainedQueue[0] as OutgoingPublish;
+    if (!roomFor(publish.qos)) return budget;
+    session.retainedQueue.shift();
+    emit(publish);
   }
-  if (session.retainedQueue.length > 0) {
-    scheduleIfOutOfBudget(session, budget, ctx);
-    return;
-  }
+  if (session.retainedQueue.length > 0) return budget;
 
   const now = Date.now();
-  while (budget > 0 && link.writable && session.link === link) {
+  while (budget > 0 && writable()) {
     // The window must have room before looking further: QoS 0 messages wait behind a
     // full window too, so that delivery stays in log order.
-    if (!roomFor(1)) return;
+    if (!roomFor(1)) return budget;
     const next = session.nextDelivery(ctx.log.committedOffset);
-    if (next === undefined) return;
+    if (next === undefined) return budget;
     const record = recordAt(session, next.offset, ctx.log);
     if (record === undefined) {
       readAsync(session, next.offset, ctx);
-      return;
+      return budget;
     }
     if (record.offset > next.offset) {
       // The log no longer holds these offsets (budget deletion or a damaged record).
@@ -104,7 +132,7 @@ export function pumpSession(session: Session, ctx: PumpContext): void {
     session.cursor = next.offset + 1;
     if (record.expiresAtMs !== null && record.expiresAtMs <= now) continue;
     const { payload, properties } = decodeBody(record.body);
-    send(session, {
+    emit({
       topic: record.topic,
       qos: Math.min(record.qos, next.grantedQos) as Qos,
       // [MQTT-3.3.1-9] Messages forwarded to an existing subscription carry RETAIN 0.
@@ -113,18 +141,40 @@ export function pumpSession(session: Session, ctx: PumpContext): void {
       payload,
       ...(properties === undefined ? {} : { properties }),
     });
-    budget--;
   }
-  scheduleIfOutOfBudget(session, budget, ctx);
+  return budget;
 }
 
-function scheduleIfOutOfBudget(session: Session, budget: number, ctx: PumpContext): void {
-  if (budget > 0 || scheduled.has(session)) return;
-  scheduled.add(session);
-  setImmediate(() => {
-    scheduled.delete(session);
-    ctx.repump(session);
-  });
+/** Sends a round now, or, for a persistent session, once its index write is durable. */
+function send(
+  session: Session,
+  link: SessionLink,
+  out: OutgoingPublish[],
+  persist: boolean,
+  ctx: PumpContext,
+): void {
+  if (out.length === 0) return;
+  const store = ctx.store;
+  if (!persist || store === undefined) {
+    for (const publish of out) link.sendPublish(publish);
+    return;
+  }
+  store.putCursor(session.clientId, session.cursor);
+  session.stored = true;
+  session.pendingSends += out.length;
+  store.flush().then(
+    () => {
+      session.pendingSends -= out.length;
+      // A link that went away in the meantime gets these as DUP resends on reconnect.
+      if (session.link !== link) return;
+      for (const publish of out) link.sendPublish(publish);
+      ctx.repump(session);
+    },
+    () => {
+      // The store reported the failure as fatal; nothing is sent after it.
+      session.pendingSends -= out.length;
+    },
+  );
 }
 
 function readAsync(session: Session, offset: number, ctx: PumpContext): void {

@@ -27,8 +27,14 @@ export function sessionFromSnapshot(
   const session = new Session(s.clientId, cursor, true, s.expiryIntervalSec);
   session.disconnectedAtMs = s.disconnectedAtMs;
   for (const sub of s.subscriptions) table.add(session, sub.filter, sub.qos, sub.sinceOffset);
+  session.stored = true;
   for (const entry of s.inflight) {
-    session.inflight.set(entry.packetId, { publish: entry.publish, phase: entry.phase });
+    session.inflight.set(entry.packetId, {
+      publish: entry.publish,
+      phase: entry.phase,
+      seq: entry.seq,
+    });
+    session.nextSeq = Math.max(session.nextSeq, entry.seq + 1);
   }
   for (const packetId of s.inboundQos2) session.inboundQos2.set(packetId, Promise.resolve());
   return { session, expiresInMs };

@@ -9,11 +9,12 @@
 // close). It never touches a socket: it calls back into links through the
 // SessionLink interface. It never parses MQTT bytes.
 //
-// Persistence (persistence.ts): retained messages are written through to the
-// storage index before their publish is acknowledged; persistent sessions are
-// snapshotted at graceful stop and restored at start (restore), with their
-// filter indices rebuilt from the log. Not yet here: write-ahead of session
-// state (a kill loses sessions), shared subscriptions, will delay.
+// Persistence: retained messages are written through to the storage index
+// before their publish is acknowledged (persistence.ts); persistent sessions
+// are written ahead (session-store.ts: subscriptions before SUBACK, inbound
+// QoS 2 ids before PUBREC, packet-id assignments and cursors before the
+// PUBLISH) and restored at start (restore), their filter indices rebuilt from
+// the log. Not yet here: shared subscriptions, will delay, persisted wills.
 //
 // Invariants:
 // - a message is delivered only once its offset is below the log's committed offset;
@@ -25,10 +26,11 @@ import { type ReasonCodeName, topicFilterProblem } from "../protocol/index.ts";
 import { pumpSession, type RouterLog } from "./delivery.ts";
 import type { FilterIndex } from "./filter-index.ts";
 import { encodeBody, type Message, type Qos } from "./message.ts";
-import { loadRetained, persistRetained, takeSnapshot, writeSnapshot } from "./persistence.ts";
+import { loadRetained, loadSessions, persistRetained } from "./persistence.ts";
 import { rebuildFilterIndices, sessionFromSnapshot } from "./restore.ts";
 import { RetainedStore } from "./retained-store.ts";
 import { NEVER_EXPIRES_SEC, Session, type SessionLink } from "./session.ts";
+import { SessionStore } from "./session-store.ts";
 import { SubscriptionTable } from "./subscription-table.ts";
 
 /** The longest a timer may wait in Node (about 24.8 days); longer expiries are capped here. */
@@ -69,6 +71,7 @@ export class Router {
   readonly #log: RouterLog;
   readonly #logger: Logger;
   readonly #options: RouterOptions;
+  readonly #store: SessionStore | undefined;
   readonly #sessions = new Map<string, Session>();
   readonly #subscriptions = new SubscriptionTable();
   readonly #retained = new RetainedStore();
@@ -86,6 +89,10 @@ export class Router {
     this.#options = options;
     this.#log = options.log;
     this.#logger = options.logger;
+    this.#store =
+      options.index === undefined
+        ? undefined
+        : new SessionStore(options.index, (error) => this.#fail(error));
   }
 
   get sessionCount(): number {
@@ -121,12 +128,14 @@ export class Router {
       );
       this.#sessions.set(request.clientId, session);
       log.debug({ event: "session.created" }, "session created");
+      if (request.persistent) this.#storeSession(session, null);
     } else {
       clearTimeout(session.expiryTimer);
       session.expiryTimer = undefined;
       session.persistent = request.persistent;
       session.expiryIntervalSec = request.expiryIntervalSec;
       log.debug({ event: "session.resumed" }, "session resumed");
+      if (request.persistent) this.#storeSession(session, null);
     }
     session.link = request.link;
     session.disconnectedAtMs = undefined;
@@ -163,6 +172,7 @@ export class Router {
       this.#removeSession(session);
       return;
     }
+    this.#storeSession(session, session.disconnectedAtMs);
     this.#armExpiry(session, session.expiryIntervalSec * 1000);
   }
 
@@ -228,25 +238,59 @@ export class Router {
   receiveQos2(session: Session, packetId: number, message: Message): Promise<void> {
     const pending = session.inboundQos2.get(packetId);
     if (pending !== undefined) return pending;
-    const commit = this.publish(message);
+    const commit = this.publish(message).then(() => {
+      // [QoS 2 across a restart] the id is durable before PUBREC goes out.
+      const store = this.#store;
+      if (store === undefined || !session.persistent) return;
+      store.putInbound(session.clientId, packetId);
+      session.stored = true;
+      return store.flush();
+    });
     session.inboundQos2.set(packetId, commit);
     // A failed commit must not leave the id "received": the client resends it.
     commit.catch(() => session.inboundQos2.delete(packetId));
     return commit;
   }
 
-  /** PUBREL from the client: forgets the packet id; false when it was unknown. */
-  releaseQos2(session: Session, packetId: number): boolean {
-    return session.inboundQos2.delete(packetId);
+  /**
+   * PUBREL from the client: forgets the packet id, durably before the caller
+   * sends PUBCOMP (else a new PUBLISH reusing the id after a restart would be
+   * taken for a duplicate). Resolves to false when the id was unknown.
+   */
+  async releaseQos2(session: Session, packetId: number): Promise<boolean> {
+    const known = session.inboundQos2.delete(packetId);
+    if (known && session.stored && this.#store !== undefined) {
+      this.#store.delInbound(session.clientId, packetId);
+      await this.#store.flush();
+    }
+    return known;
   }
 
-  /** SUBSCRIBE: one result per request, in order ([MQTT-3.8.4-5]). */
-  subscribe(session: Session, requests: SubscribeRequest[]): SubscribeResult[] {
-    const now = Date.now();
-    return requests.map((request): SubscribeResult => {
-      if (topicFilterProblem(request.filter) !== undefined)
+  /**
+   * SUBSCRIBE: one result per request, in order ([MQTT-3.8.4-5]). The
+   * subscriptions of a persistent session are durable when this resolves, so
+   * the caller may send SUBACK; the retained messages owed are queued then.
+   */
+  async subscribe(session: Session, requests: SubscribeRequest[]): Promise<SubscribeResult[]> {
+    const store = this.#store;
+    const persist = store !== undefined && session.persistent;
+    const accepted: SubscribeRequest[] = [];
+    const results = requests.map((request): SubscribeResult => {
+      if (topicFilterProblem(request.filter) !== undefined) {
         return { refused: "TopicFilterInvalid" };
+      }
       this.#subscriptions.add(session, request.filter, request.qos, this.#log.committedOffset);
+      const sub = session.subscriptions.get(request.filter);
+      if (persist && sub !== undefined) {
+        store.putSubscription(session.clientId, sub.filter, sub.qos, sub.sinceOffset);
+        session.stored = true;
+      }
+      accepted.push(request);
+      return { granted: request.qos };
+    });
+    if (persist) await store.flush();
+    const now = Date.now();
+    for (const request of accepted) {
       // [MQTT-3.3.1-6] Retained messages matching the filter are sent, with RETAIN set ([MQTT-3.3.1-8]).
       for (const retained of this.#retained.match(request.filter, now)) {
         session.retainedQueue.push({
@@ -258,15 +302,22 @@ export class Router {
           ...(retained.properties === undefined ? {} : { properties: retained.properties }),
         });
       }
-      return { granted: request.qos };
-    });
+    }
+    return results;
   }
 
-  /** UNSUBSCRIBE: "Success" or "NoSubscriptionExisted" per filter ([MQTT-3.10.4-1]). */
-  unsubscribe(session: Session, filters: string[]): Array<"Success" | "NoSubscriptionExisted"> {
-    return filters.map((filter) =>
-      this.#subscriptions.remove(session, filter) ? "Success" : "NoSubscriptionExisted",
-    );
+  /** UNSUBSCRIBE: "Success" or "NoSubscriptionExisted" per filter ([MQTT-3.10.4-1]), durable. */
+  async unsubscribe(
+    session: Session,
+    filters: string[],
+  ): Promise<Array<"Success" | "NoSubscriptionExisted">> {
+    const results = filters.map((filter) => {
+      const removed = this.#subscriptions.remove(session, filter);
+      if (removed && session.stored) this.#store?.delSubscription(session.clientId, filter);
+      return removed ? ("Success" as const) : ("NoSubscriptionExisted" as const);
+    });
+    if (session.stored) await this.#store?.flush();
+    return results;
   }
 
   /** PUBACK from the client; false when the packet id is not inflight as QoS 1. */
@@ -274,6 +325,7 @@ export class Router {
     const entry = session.inflight.get(packetId);
     if (entry === undefined || entry.publish.qos !== 1) return false;
     session.inflight.delete(packetId);
+    if (session.stored) this.#store?.delOutbound(session.clientId, packetId);
     this.pump(session);
     return true;
   }
@@ -287,9 +339,13 @@ export class Router {
     if (entry === undefined || entry.publish.qos !== 2) return false;
     if (refused) {
       session.inflight.delete(packetId);
+      if (session.stored) this.#store?.delOutbound(session.clientId, packetId);
       this.pump(session);
     } else {
       entry.phase = "pubrel";
+      if (session.stored) {
+        this.#store?.putOutbound(session.clientId, packetId, entry.seq, "pubrel", entry.publish);
+      }
     }
     return true;
   }
@@ -299,6 +355,7 @@ export class Router {
     const entry = session.inflight.get(packetId);
     if (entry === undefined || entry.phase !== "pubrel") return false;
     session.inflight.delete(packetId);
+    if (session.stored) this.#store?.delOutbound(session.clientId, packetId);
     this.pump(session);
     return true;
   }
@@ -308,6 +365,7 @@ export class Router {
     pumpSession(session, {
       log: this.#log,
       logger: this.#logger,
+      store: this.#store,
       maxInflight: this.#maxInflight.get(session) ?? 1,
       maxOutgoingPacketCount: this.#options.maxOutgoingPacketCount,
       repump: (s) => this.pump(s),
@@ -331,11 +389,7 @@ export class Router {
     }
     await this.#commitRunning;
     await this.#retainedWrites;
-    const index = this.#options.index;
-    if (index !== undefined && this.#failed === undefined) {
-      const count = await writeSnapshot(index, this.#sessions.values(), Date.now());
-      this.#logger.info({ sessions: count }, "sessions saved");
-    }
+    if (this.#failed === undefined) await this.#store?.flush();
   }
 
   /**
@@ -347,7 +401,7 @@ export class Router {
     const index = this.#options.index;
     if (index === undefined) return;
     for (const message of await loadRetained(index)) this.#retained.apply(message);
-    const stored = await takeSnapshot(index);
+    const stored = await loadSessions(index);
     const now = Date.now();
     let from = Number.POSITIVE_INFINITY;
     for (const s of stored) {
@@ -413,8 +467,19 @@ export class Router {
     });
   }
 
+  /** Queues the session's record (expiry, when it went offline); the next flush makes it durable. */
+  #storeSession(session: Session, disconnectedAtMs: number | null | undefined): void {
+    if (this.#store === undefined) return;
+    this.#store.putSession(session.clientId, session.expiryIntervalSec, disconnectedAtMs ?? null);
+    session.stored = true;
+  }
+
   #removeSession(session: Session): void {
     clearTimeout(session.expiryTimer);
+    if (session.stored) {
+      this.#store?.forget(session.clientId);
+      session.stored = false;
+    }
     this.#subscriptions.removeAll(session);
     if (this.#sessions.get(session.clientId) === session) this.#sessions.delete(session.clientId);
   }

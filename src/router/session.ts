@@ -43,6 +43,8 @@ export interface Subscription {
 
 export interface InflightEntry {
   publish: OutgoingPublish;
+  /** Send order within the session, kept in the index so a restart resends in order. */
+  seq: number;
   /** "publish": awaiting PUBACK (QoS 1) or PUBREC (QoS 2); "pubrel": awaiting PUBCOMP. */
   phase: "publish" | "pubrel";
 }
@@ -72,6 +74,12 @@ export class Session {
   expiryTimer: NodeJS.Timeout | undefined;
   /** True while an asynchronous log read for this session is in progress. */
   reading = false;
+  /** Something is stored in the index for this session (it must be forgotten when it ends). */
+  stored = false;
+  /** Publishes waiting for their index write before they go out. */
+  pendingSends = 0;
+  /** The next InflightEntry.seq. */
+  nextSeq = 0;
   #lastPacketId = 0;
 
   constructor(clientId: string, cursor: number, persistent: boolean, expiryIntervalSec: number) {

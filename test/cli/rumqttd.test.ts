@@ -136,6 +136,46 @@ test("an acknowledged retained message survives SIGKILL; the restarted broker se
   assert.deepEqual((await withTimeout(stopped, "the exit"))[0], 0);
 });
 
+test("after SIGKILL, a persistent session comes back with its subscription and every acknowledged message", async (t) => {
+  const { file } = await configFile(t, CONFIG);
+  const first = await startCli(t, file);
+  const options = {
+    protocolVersion: 4 as const,
+    reconnectPeriod: 0,
+    clientId: "survivor",
+    clean: false,
+  };
+  const device = await mqtt.connectAsync(`mqtt://127.0.0.1:${first.ports.v4}`, options);
+  await device.subscribeAsync("cmd/#", { qos: 1 });
+  await device.endAsync();
+  const pub = await mqtt.connectAsync(`mqtt://127.0.0.1:${first.ports.v4}`, {
+    protocolVersion: 4,
+    reconnectPeriod: 0,
+  });
+  const sent = Array.from({ length: 20 }, (_, i) => `m${i}`);
+  for (const m of sent) await pub.publishAsync("cmd/x", m, { qos: 1 });
+  const killed = once(first.child, "exit");
+  first.child.kill("SIGKILL");
+  await withTimeout(killed, "the kill");
+  pub.end(true);
+
+  const second = await startCli(t, file);
+  const received: string[] = [];
+  const all = new Promise<void>((resolve) => {
+    const again = mqtt.connect(`mqtt://127.0.0.1:${second.ports.v4}`, options);
+    t.after(() => again.end(true));
+    again.on("message", (_t, m) => {
+      received.push(String(m));
+      if (received.length === sent.length) resolve();
+    });
+  });
+  await withTimeout(all, "the messages sent while the device was offline");
+  assert.deepEqual(received, sent);
+  const stopped = once(second.child, "exit");
+  second.child.kill("SIGTERM");
+  assert.equal((await withTimeout(stopped, "the exit"))[0], 0);
+});
+
 test("--check validates the config and exits 0; --version and --help exit 0", async (t) => {
   const { file } = await configFile(t, CONFIG);
   const check = run(["-c", file, "--check"]);

@@ -1,7 +1,8 @@
-// What survives a restart of the broker on the same data directory:
-// retained messages (written through, so also a kill), and, after a graceful
-// stop, persistent sessions with their subscriptions, cursors, unacknowledged
-// messages and inbound QoS 2 packet ids.
+// What survives a restart of the broker on the same data directory: retained
+// messages, and persistent sessions with their subscriptions, cursors,
+// unacknowledged messages and inbound QoS 2 packet ids (all written ahead, so
+// a kill keeps them too: see test/cli/rumqttd.test.ts); and what must not
+// come back: a session its client ended with a clean start.
 import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -113,6 +114,30 @@ for (const version of [4, 5] as const) {
       await pub.publishAsync("x/marker", "m", { qos: 1 });
       const [first1] = await got.next(1);
       assert.equal(first1?.payload, "m", "the resent QoS 2 PUBLISH was not delivered again");
+    });
+    test("a session ended by a clean start does not come back after a restart [MQTT-3.2.2-1]", async (t) => {
+      const dir = await sharedDir(t);
+      const first = await startTestBroker(t, { dir });
+      const fields =
+        version === 5
+          ? { clientId: "fickle", clean: false, properties: { sessionExpiryInterval: 3600 } }
+          : { clientId: "fickle", clean: false };
+      const raw = await RawClient.open(t, first.port(version), version);
+      await raw.connect(fields);
+      raw.send({ cmd: "subscribe", packetId: 1, subscriptions: [{ topic: "f/#", qos: 1 }] });
+      await raw.next((p) => p.cmd === "suback");
+      raw.send({ cmd: "disconnect" });
+      await raw.waitClosed();
+      const clean = await RawClient.open(t, first.port(version), version);
+      await clean.connect({ clientId: "fickle", clean: true });
+      clean.send({ cmd: "disconnect" });
+      await clean.waitClosed();
+      await first.broker.close();
+
+      const second = await startTestBroker(t, { dir });
+      const back = await RawClient.open(t, second.port(version), version);
+      const ack = await back.connect(fields);
+      assert.equal(ack.cmd === "connack" && ack.sessionPresent, false);
     });
   });
 }

@@ -91,9 +91,9 @@ export async function handlePublish(link: LinkContext, packet: PublishPacket): P
 }
 
 /** PUBREL: the QoS 2 exchange ends with PUBCOMP (spec 4.3.3). */
-export function handlePubrel(link: LinkContext, packetId: number | undefined): void {
+export async function handlePubrel(link: LinkContext, packetId: number | undefined): Promise<void> {
   if (packetId === undefined) return;
-  const known = link.router.releaseQos2(link.session, packetId);
+  const known = await link.router.releaseQos2(link.session, packetId);
   if (known && link.inboundUnacked > 0) link.inboundUnacked--;
   if (link.version === 5 && !known) {
     link.send({ cmd: "pubcomp", packetId, reasonCode: ReasonCode.PacketIdentifierNotFound });

@@ -15,7 +15,7 @@ import type { LinkContext } from "../context.ts";
 
 const SHARED_PREFIX = "$share/";
 
-export function handleSubscribe(link: LinkContext, packet: SubscribePacket): void {
+export async function handleSubscribe(link: LinkContext, packet: SubscribePacket): Promise<void> {
   const v5 = link.version === 5;
   if (v5 && packet.properties?.subscriptionIdentifier !== undefined) {
     // CONNACK said subscription identifiers are not available (spec 3.8.2.1.2: DISCONNECT 0xA1).
@@ -32,7 +32,8 @@ export function handleSubscribe(link: LinkContext, packet: SubscribePacket): voi
     requests.push({ filter: sub.topic, qos: sub.qos as Qos });
     positions.push(i);
   });
-  const results = link.router.subscribe(link.session, requests);
+  const session = link.session;
+  const results = await link.router.subscribe(session, requests);
   results.forEach((result, j) => {
     const i = positions[j] as number;
     if ("granted" in result) granted[i] = result.granted;
@@ -40,11 +41,14 @@ export function handleSubscribe(link: LinkContext, packet: SubscribePacket): voi
   });
   // [MQTT-3.8.4-1] SUBACK with the same packet id, one code per filter ([MQTT-3.8.4-5]).
   link.send({ cmd: "suback", packetId: packet.packetId, granted });
-  link.router.pump(link.session);
+  link.router.pump(session);
 }
 
-export function handleUnsubscribe(link: LinkContext, packet: UnsubscribePacket): void {
-  const results = link.router.unsubscribe(link.session, packet.unsubscriptions);
+export async function handleUnsubscribe(
+  link: LinkContext,
+  packet: UnsubscribePacket,
+): Promise<void> {
+  const results = await link.router.unsubscribe(link.session, packet.unsubscriptions);
   if (link.version === 5) {
     const granted = results.map((r) => ReasonCode[r]);
     link.send({ cmd: "unsuback", packetId: packet.packetId, granted });
