@@ -161,6 +161,12 @@ function send(
   }
   store.putCursor(session.clientId, session.cursor);
   session.stored = true;
+  // A round of QoS 0 messages needs no durable state first (after a kill they may come
+  // again, which QoS 0 allows); it may go now unless an earlier round is still waiting.
+  if (session.pendingSends === 0 && out.every((publish) => publish.qos === 0)) {
+    for (const publish of out) link.sendPublish(publish);
+    return;
+  }
   session.pendingSends += out.length;
   store.flush().then(
     () => {
