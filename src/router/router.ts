@@ -24,7 +24,7 @@ import type { IndexDb } from "../../storage/index.ts";
 import type { Logger } from "../log.ts";
 import { type ReasonCodeName, topicFilterProblem } from "../protocol/index.ts";
 import { pumpSession, type RouterLog } from "./delivery.ts";
-import type { FilterIndex } from "./filter-index.ts";
+import { GroupCommit } from "./group-commit.ts";
 import { encodeBody, type Message, type Qos } from "./message.ts";
 import { loadRetained, loadSessions, persistRetained } from "./persistence.ts";
 import { rebuildFilterIndices, sessionFromSnapshot } from "./restore.ts";
@@ -76,11 +76,7 @@ export class Router {
   readonly #subscriptions = new SubscriptionTable();
   readonly #retained = new RetainedStore();
   readonly #maxInflight = new WeakMap<Session, number>();
-  #commitWaiters: Array<{ resolve: () => void; reject: (error: unknown) => void }> = [];
-  #commitScheduled = false;
-  #commitRunning: Promise<void> = Promise.resolve();
-  /** Filter indices that got offsets since the last commit; their subscribers are pumped after it. */
-  #dirty = new Set<FilterIndex<Session>>();
+  readonly #commits: GroupCommit;
   #failed: unknown;
   /** Retained index writes, in publish order. */
   #retainedWrites: Promise<void> = Promise.resolve();
@@ -89,6 +85,15 @@ export class Router {
     this.#options = options;
     this.#log = options.log;
     this.#logger = options.logger;
+    this.#commits = new GroupCommit(
+      options.log,
+      (dirty) => {
+        const sessions = new Set<Session>();
+        for (const index of dirty) for (const s of index.subscribers) sessions.add(s);
+        for (const session of sessions) this.pump(session);
+      },
+      (error) => this.#fail(error),
+    );
     this.#store =
       options.index === undefined
         ? undefined
@@ -210,9 +215,9 @@ export class Router {
     ]);
     for (const index of this.#subscriptions.match(message.topic)) {
       index.push(offset);
-      this.#dirty.add(index);
+      this.#commits.markDirty(index);
     }
-    await this.#waitForCommit();
+    await this.#commits.wait();
     if (message.retain) await this.#storeRetained(message);
   }
 
@@ -384,10 +389,7 @@ export class Router {
    */
   async close(): Promise<void> {
     for (const session of this.#sessions.values()) clearTimeout(session.expiryTimer);
-    if (this.#commitScheduled || this.#commitWaiters.length > 0) {
-      await this.#waitForCommit().catch(() => undefined);
-    }
-    await this.#commitRunning;
+    await this.#commits.drain();
     await this.#retainedWrites;
     if (this.#failed === undefined) await this.#store?.flush();
   }
@@ -416,38 +418,6 @@ export class Router {
       { sessions: this.#sessions.size, retained: this.#retained.size },
       "router state restored",
     );
-  }
-
-  /**
-   * Group commit: every publish appended in this turn of the event loop waits
-   * for one commit, started from setImmediate so that appends from all the
-   * sockets read in this turn share it.
-   */
-  #waitForCommit(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.#commitWaiters.push({ resolve, reject });
-      if (this.#commitScheduled) return;
-      this.#commitScheduled = true;
-      setImmediate(() => {
-        this.#commitScheduled = false;
-        const waiters = this.#commitWaiters;
-        const dirty = this.#dirty;
-        this.#commitWaiters = [];
-        this.#dirty = new Set();
-        this.#commitRunning = this.#log.commit().then(
-          () => {
-            for (const waiter of waiters) waiter.resolve();
-            const sessions = new Set<Session>();
-            for (const index of dirty) for (const s of index.subscribers) sessions.add(s);
-            for (const session of sessions) this.pump(session);
-          },
-          (error: unknown) => {
-            this.#fail(error);
-            for (const waiter of waiters) waiter.reject(error);
-          },
-        );
-      });
-    });
   }
 
   #fail(error: unknown): void {
