@@ -131,7 +131,16 @@ export class Link implements LinkContext {
     if (this.#logger.isLevelEnabled("debug")) {
       this.#logger.debug({ event: "packet.sent", packet: packet.cmd }, "sent");
     }
-    const ok = this.#socket.write(encodePacket(packet, this.#version));
+    let bytes: Buffer;
+    try {
+      bytes = encodePacket(packet, this.#version);
+    } catch (error) {
+      // A packet we cannot encode is our bug, not the client's: drop the connection, keep serving.
+      this.#logger.error({ err: error, packet: packet.cmd }, "packet could not be encoded");
+      this.#destroy();
+      return;
+    }
+    const ok = this.#socket.write(bytes);
     // A client that does not read what we send is not read either, until 'drain'.
     if (!ok) this.#socket.pause();
   }

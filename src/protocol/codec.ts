@@ -79,7 +79,17 @@ export function createDecoder(options: DecoderOptions): Decoder {
   return {
     push(chunk) {
       if (failed) return;
-      parser.parse(chunk);
+      try {
+        parser.parse(chunk);
+      } catch (error) {
+        // mqtt-packet reports bad input through 'error'; a throw is a parser bug on odd input,
+        // still the peer's bytes: answer it as malformed rather than crash the broker.
+        failed = true;
+        options.onError(
+          new ProtocolError("MalformedPacket", "undecodable packet", { cause: error }),
+        );
+        return;
+      }
       // Packets are collected during parse() and handed on afterwards, so a
       // handler that throws or closes the link cannot corrupt parser state.
       for (const { packet, bytes } of ready.splice(0)) {

@@ -33,6 +33,15 @@ describe("listener limits", () => {
     await raw.waitClosed();
   });
 
+  test("router.max_connections counts the connections of every listener together", async (t) => {
+    const b = await startTestBroker(t, { maxConnections: 1 });
+    const onV4 = await RawClient.open(t, b.v4, 4);
+    await onV4.connect({ clientId: "on-v4" });
+    const onV5 = await RawClient.open(t, b.v5, 5);
+    const ack = await onV5.connect({ clientId: "on-v5" });
+    assert.equal(ack.cmd === "connack" && ack.reasonCode, ReasonCode.QuotaExceeded);
+  });
+
   for (const version of [4, 5] as const) {
     test(`MQTT ${version}: a payload over max_payload_size closes the connection${version === 5 ? " with DISCONNECT 0x95" : ""}`, async (t) => {
       const b = await startTestBroker(t, { connections: { maxPayloadSize: 100 } });
