@@ -21,6 +21,7 @@ export {
   type TomlNode,
   TomlScanError,
 } from "./toml-scan.ts";
+export { tomlKey, tomlString } from "./toml-text.ts";
 export {
   MigrationError,
   type MigrationNote,
