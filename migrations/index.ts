@@ -12,6 +12,7 @@ import { oldToNew, readToml } from "./old-to-new.ts";
 import { MigrationError, type MigrationResult, type MigrationStep } from "./types.ts";
 
 export { detectSyntax, type Syntax } from "./detect.ts";
+export { closestKey, editDistance } from "./did-you-mean.ts";
 export { indexLines, type KeyPath, type PlacedStatement, placeStatements } from "./toml-paths.ts";
 export {
   type KeySegment,
@@ -20,6 +21,7 @@ export {
   type TomlNode,
   TomlScanError,
 } from "./toml-scan.ts";
+export { tomlKey, tomlString } from "./toml-text.ts";
 export {
   MigrationError,
   type MigrationNote,

@@ -5,6 +5,7 @@
 // Who uses it: the old-to-new step. Pure; works on smol-toml's parsed value
 // (integers as bigint) and the scanner's line index.
 
+import { closestKey } from "./did-you-mean.ts";
 import type { KeyPath } from "./toml-paths.ts";
 import { formatPath } from "./toml-text.ts";
 import type { MigrationNote } from "./types.ts";
@@ -116,13 +117,14 @@ function checkValue(
   } else {
     for (const [key, item] of Object.entries(value)) {
       const itemRule = rule.keys[key];
-      if (itemRule === undefined) report([...path, key], unknownKey(path, key));
+      if (itemRule === undefined)
+        report([...path, key], unknownKey(path, key, Object.keys(rule.keys)));
       else checkValue(item, itemRule, [...path, key], report);
     }
   }
 }
 
-function unknownKey(path: KeyPath, key: string): string {
+function unknownKey(path: KeyPath, key: string, known: readonly string[]): string {
   const newSyntax = [
     "v4",
     "v5",
@@ -136,7 +138,8 @@ function unknownKey(path: KeyPath, key: string): string {
   if (path.length === 0 && newSyntax.includes(key)) {
     return "unknown key in the old syntax (it belongs to the new syntax: is this file half-converted?)";
   }
-  return "unknown key in the old syntax";
+  const hint = closestKey(key, known);
+  return `unknown key in the old syntax${hint === undefined ? "" : ` (did you mean \`${hint}\`?)`}`;
 }
 
 /** `login_credentials`: a list of `{ username, password }`, usernames distinct. */

@@ -6,7 +6,7 @@
 // the value is wrong, and never throws. Integers arrive as bigint (smol-toml
 // `integersAsBigInt`), so `1.5` is told apart from `1`.
 
-import { closestKey } from "./did-you-mean.ts";
+import { closestKey } from "../../migrations/index.ts";
 import { formatKeyPath, type KeyPath, type LineLocator } from "./line-locator.ts";
 import type { ConfigWarning } from "./types.ts";
 

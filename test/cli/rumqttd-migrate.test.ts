@@ -96,6 +96,16 @@ test("invalid old syntax exits 2 with file:line: key: message and writes nothing
   await assert.rejects(readFile(`${file}.bak`));
 });
 
+test("a misspelt old key gets a did-you-mean hint naming the old key", async (t) => {
+  const file = await tempFile(t, `${OLD}[servers.1.connections]\nmax_paylod_size = 5\n`);
+  const { status, stderr } = run([file]);
+  assert.equal(status, 2);
+  assert.match(
+    stderr,
+    /:7: servers\.1\.connections\.max_paylod_size: unknown key in the old syntax \(did you mean `max_payload_size`\?\)/,
+  );
+});
+
 test("broken TOML exits 2 with the parser's line", async (t) => {
   const file = await tempFile(t, `${OLD}listen = = 1\n`);
   const { status, stderr } = run([file]);

@@ -1,7 +1,8 @@
 // "Did you mean" hints for unknown config keys: the known key closest by
 // edit distance, when it is close enough to be a likely typo.
 //
-// Who uses it: the config checker. Pure functions.
+// Who uses it: the config checker (src/config) and the old-syntax check of
+// the migration. Pure functions.
 
 /** Levenshtein distance between `a` and `b` (insertions, deletions, substitutions). */
 export function editDistance(a: string, b: string): number {
