@@ -14,10 +14,16 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { CommitLog, IndexDb } from "../storage/index.ts";
 import type { Config, ListenerConfig } from "./config/types.ts";
-import { BrokerError } from "./errors.ts";
+import { BrokerError, ConfigError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import { Router } from "./router/index.ts";
-import { ConnectionCounter, Listener, type ListenerAddress } from "./server/index.ts";
+import {
+  type Authenticate,
+  ConnectionCounter,
+  createAuthenticator,
+  Listener,
+  type ListenerAddress,
+} from "./server/index.ts";
 
 export interface Broker {
   addresses: ListenerAddress[];
@@ -63,12 +69,38 @@ export function planListeners(config: Config): { listeners: ListenerConfig[]; wa
   return { listeners, warnings };
 }
 
+/**
+ * One authenticator per listener with an `auth` table; every malformed stored
+ * hash is reported at once, as `file: key.path: message` (exit 2 in the CLI).
+ */
+export function authenticatorsFor(
+  config: Config,
+  listeners: ListenerConfig[],
+): Map<ListenerConfig, Authenticate> {
+  const out = new Map<ListenerConfig, Authenticate>();
+  const problems: string[] = [];
+  for (const listener of listeners) {
+    const table = listener.connections.auth;
+    if (table === undefined) continue;
+    const result = createAuthenticator(table);
+    const path = `${listener.kind}.${listener.key}.connections.auth`;
+    if (Array.isArray(result)) {
+      for (const problem of result) problems.push(`${config.file}: ${path}.${problem}`);
+    } else {
+      out.set(listener, result);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError("ERR_CONFIG_INVALID", problems);
+  return out;
+}
+
 export async function startBroker(
   config: Config,
   logger: Logger,
   hooks: BrokerHooks = {},
 ): Promise<Broker> {
   const { listeners: listenerConfigs, warnings } = planListeners(config);
+  const authenticators = authenticatorsFor(config, listenerConfigs);
   for (const warning of config.warnings) {
     logger.warn({ event: "config.warning", key: warning.keyPath }, warning.text);
   }
@@ -147,7 +179,7 @@ export async function startBroker(
             maxPayloadBytes: c.maxPayloadSize,
             maxClientIdLen: c.maxClientIdLen,
             maxInflightCount: c.maxInflightCount,
-            auth: c.auth,
+            authenticate: authenticators.get(lc),
             maxKeepAliveSec: c.maxKeepAliveSec,
             receiveMaximum: c.receiveMaximum,
             slots,

@@ -22,8 +22,7 @@ export function dispatch(
     if (packet.cmd !== "connect") {
       throw new ProtocolError("ProtocolError", `${packet.cmd} before CONNECT`);
     }
-    handleConnect(link, packet);
-    return undefined;
+    return handleConnect(link, packet);
   }
   switch (packet.cmd) {
     case "connect":

@@ -42,6 +42,9 @@ export class Link implements LinkContext {
   #slotHeld = false;
   #publishWillOnClose = true;
   #connectTimer: NodeJS.Timeout | undefined;
+  /** True while the CONNECT handler runs; packets that follow it are held until it ends. */
+  #handshaking = false;
+  readonly #held: MqttPacket[] = [];
   #keepAliveTimer: NodeJS.Timeout | undefined;
 
   constructor(socket: Socket, options: LinkOptions, router: Router, logger: Logger) {
@@ -87,7 +90,7 @@ export class Link implements LinkContext {
     });
     socket.on("drain", () => {
       if (this.#state !== "connected") return;
-      socket.resume();
+      if (!this.#handshaking) socket.resume();
       if (this.#session !== undefined) this.router.pump(this.#session);
     });
     socket.on("error", (error) => {
@@ -195,12 +198,45 @@ export class Link implements LinkContext {
     if (this.#logger.isLevelEnabled("debug")) {
       this.#logger.debug({ event: "packet.received", packet: packet.cmd }, "received");
     }
+    // While CONNECT is being handled (the password check is asynchronous), later packets
+    // wait here, in order; reading is paused, so this holds at most the chunks already read.
+    if (this.#handshaking) {
+      this.#held.push(packet);
+      return;
+    }
+    this.#dispatch(packet);
+  }
+
+  #dispatch(packet: MqttPacket): void {
+    let result: Promise<void> | undefined;
     try {
-      const result = dispatch(this, packet, this.#state === "connected");
-      if (result !== undefined) result.catch((error: unknown) => this.#onHandlerError(error));
+      result = dispatch(this, packet, this.#state === "connected");
     } catch (error) {
       this.#onHandlerError(error);
+      return;
     }
+    if (result === undefined) return;
+    if (packet.cmd !== "connect") {
+      result.catch((error: unknown) => this.#onHandlerError(error));
+      return;
+    }
+    this.#handshaking = true;
+    this.#socket.pause();
+    result.then(
+      () => {
+        this.#handshaking = false;
+        for (const held of this.#held.splice(0)) {
+          if (!this.open) return;
+          this.#dispatch(held);
+        }
+        if (this.open && !this.#socket.writableNeedDrain) this.#socket.resume();
+      },
+      (error: unknown) => {
+        this.#handshaking = false;
+        this.#held.length = 0;
+        this.#onHandlerError(error);
+      },
+    );
   }
 
   #onHandlerError(error: unknown): void {

@@ -19,8 +19,11 @@ export interface LinkOptions {
   maxClientIdLen: number;
   /** Outgoing QoS 1/2 messages unacknowledged per client. */
   maxInflightCount: number;
-  /** username -> password; absent means anonymous clients are allowed. */
-  auth: Record<string, string> | undefined;
+  /**
+   * Checks a CONNECT's user name and password (off the event loop for hashes);
+   * absent means anonymous clients are allowed. Built by the server from `auth`.
+   */
+  authenticate: ((username: string, password: Buffer) => Promise<boolean>) | undefined;
   /** MQTT 5: the largest keep-alive accepted; 0 or more gets this as Server Keep Alive. */
   maxKeepAliveSec: number;
   /** MQTT 5: QoS 1/2 publishes a client may have unacknowledged towards the broker. */

@@ -1,11 +1,13 @@
 // The CONNECT handshake: protocol version for this listener, client id rules,
-// authentication, the will, the connection limit, keep-alive, then the session
+// the will, authentication (asynchronous: hashes are checked off the event
+// loop; link.ts holds later packets until it ends), the connection limit,
+// keep-alive, then the session
 // (take-over, session present) and the CONNACK. Every refusal is a thrown
 // ProtocolError; answer-error.ts turns it into the CONNACK the client's
 // version understands.
 // Who calls it: dispatch.ts, for the first packet of a link.
 
-import { randomUUID, timingSafeEqual } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import {
   type ConnackPacket,
   type ConnectPacket,
@@ -21,14 +23,16 @@ import { forwardedProperties } from "./publish.ts";
 /** The prefix of client ids the broker assigns ([MQTT-3.1.3-6], v5 3.2.2.3.7). */
 const ASSIGNED_ID_PREFIX = "auto-";
 
-export function handleConnect(link: LinkContext, packet: ConnectPacket): void {
+export async function handleConnect(link: LinkContext, packet: ConnectPacket): Promise<void> {
   const version = (packet.protocolVersion ?? 4) as ProtocolVersion;
   // Refusals are encoded in the version the client speaks, so that it can read them.
   link.adoptVersion(version);
   checkVersion(link, version);
   const { clientId, assigned } = checkClientId(link, packet, version);
-  checkCredentials(link, packet);
   const will = willOf(packet, version, link.options.maxPayloadBytes);
+  await checkCredentials(link, packet);
+  // The connection may have gone while the password was checked.
+  if (!link.open) return;
   if (!link.holdSlot()) {
     throw new ProtocolError("QuotaExceeded", "router.max_connections reached");
   }
@@ -115,20 +119,15 @@ function checkClientId(
   return { clientId: `${ASSIGNED_ID_PREFIX}${randomUUID()}`, assigned: true };
 }
 
-function checkCredentials(link: LinkContext, packet: ConnectPacket): void {
-  const auth = link.options.auth;
-  if (auth === undefined) return;
+async function checkCredentials(link: LinkContext, packet: ConnectPacket): Promise<void> {
+  const authenticate = link.options.authenticate;
+  if (authenticate === undefined) return;
   // An auth table means anonymous clients are refused.
   if (packet.username === undefined) {
     throw new ProtocolError("NotAuthorized", "anonymous client on a listener with auth");
   }
-  const expected = Object.hasOwn(auth, packet.username) ? auth[packet.username] : undefined;
-  const given = packet.password ?? Buffer.alloc(0);
-  const want = Buffer.from(expected ?? "", "utf8");
-  const equal = want.length === given.length && timingSafeEqual(want, given);
-  if (expected === undefined || !equal) {
-    throw new ProtocolError("BadUserNameOrPassword", "bad user name or password");
-  }
+  const ok = await authenticate(packet.username, packet.password ?? Buffer.alloc(0));
+  if (!ok) throw new ProtocolError("BadUserNameOrPassword", "bad user name or password");
 }
 
 function willOf(
