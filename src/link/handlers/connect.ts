@@ -1,15 +1,15 @@
 // The CONNECT handshake: protocol version for this listener, client id rules,
 // the will, authentication (asynchronous: hashes are checked off the event
 // loop; link.ts holds later packets until it ends), the connection limit,
-// keep-alive, then the session
-// (take-over, session present) and the CONNACK. Every refusal is a thrown
-// ProtocolError; answer-error.ts turns it into the CONNACK the client's
-// version understands.
+// keep-alive, then the session (take-over, session present) and the CONNACK.
+// Every refusal is a thrown ProtocolError; answer-error.ts turns it into the
+// CONNACK the client's version understands.
 // Who calls it: dispatch.ts, for the first packet of a link.
 
 import { randomUUID } from "node:crypto";
 import {
   type ConnackPacket,
+  ConnackReturnCodeV3,
   type ConnectPacket,
   ProtocolError,
   type ProtocolVersion,
@@ -72,7 +72,7 @@ export async function handleConnect(link: LinkContext, packet: ConnectPacket): P
             ...(serverKeepAlive === undefined ? {} : { serverKeepAlive }),
           },
         }
-      : { cmd: "connack", sessionPresent, returnCode: ReasonCode.Success };
+      : { cmd: "connack", sessionPresent, returnCode: ConnackReturnCodeV3.Accepted };
   link.send(connack);
   link.logger.info(
     {
