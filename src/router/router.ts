@@ -33,6 +33,8 @@ import { NEVER_EXPIRES_SEC, Session, type SessionLink } from "./session.ts";
 import { SessionStore } from "./session-store.ts";
 import { SubscriptionTable } from "./subscription-table.ts";
 
+/** A filter index is trimmed of offsets all its subscribers have passed once it holds this many. */
+const TRIM_THRESHOLD = 4096;
 /** The longest a timer may wait in Node (about 24.8 days); longer expiries are capped here. */
 const MAX_TIMER_MS = 2_147_483_647;
 
@@ -91,6 +93,7 @@ export class Router {
         const sessions = new Set<Session>();
         for (const index of dirty) for (const s of index.subscribers) sessions.add(s);
         for (const session of sessions) this.pump(session);
+        for (const index of dirty) this.#subscriptions.trimConsumed(index, TRIM_THRESHOLD);
       },
       (error) => this.#fail(error),
     );

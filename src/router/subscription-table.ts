@@ -48,6 +48,21 @@ export class SubscriptionTable {
     return this.#tree.match(topic).map(([, index]) => index);
   }
 
+  /**
+   * Forgets the offsets of `index` that every subscriber has passed, once it
+   * holds at least `threshold` of them, so that an index fed by caught-up
+   * sessions stays small. An offline session keeps what it has not read.
+   */
+  trimConsumed(index: FilterIndex<Session>, threshold: number): void {
+    if (index.length < threshold) return;
+    let needed = Number.POSITIVE_INFINITY;
+    for (const session of index.subscribers) {
+      const sub = session.subscriptions.get(index.filter);
+      needed = Math.min(needed, Math.max(session.cursor, sub?.sinceOffset ?? 0));
+    }
+    if (Number.isFinite(needed)) index.trimBefore(needed);
+  }
+
   /** The log dropped offsets below `startOffset`: every index forgets them. */
   trimBefore(startOffset: number): void {
     for (const [, index] of this.#tree.entries()) index.trimBefore(startOffset);

@@ -3,6 +3,7 @@ import { describe, test } from "node:test";
 import { FilterIndex } from "../../src/router/filter-index.ts";
 import { decodeBody, encodeBody } from "../../src/router/message.ts";
 import { MAX_PACKET_ID, Session } from "../../src/router/session.ts";
+import { SubscriptionTable } from "../../src/router/subscription-table.ts";
 
 function indexOf(filter: string, offsets: number[]): FilterIndex<Session> {
   const index = new FilterIndex<Session>(filter);
@@ -81,5 +82,29 @@ describe("filter index and session cursors", () => {
     assert.deepEqual(back.properties?.correlationData, Buffer.from([1, 2, 3]));
     assert.equal(back.properties?.contentType, "text/plain");
     assert.deepEqual(decodeBody(encodeBody(Buffer.alloc(0), undefined)).properties, undefined);
+  });
+});
+
+describe("subscription table", () => {
+  test("an index forgets the offsets every subscriber has passed, not those an offline session still needs", () => {
+    const table = new SubscriptionTable();
+    const fast = new Session("fast", 0, false, 0);
+    const slow = new Session("slow", 0, true, 0);
+    table.add(fast, "t/#", 1, 0);
+    table.add(slow, "t/#", 1, 0);
+    const [index] = table.match("t/x");
+    assert.ok(index !== undefined);
+    for (let o = 0; o < 10; o++) index.push(o);
+    fast.cursor = 10;
+    slow.cursor = 4;
+    table.trimConsumed(index, 100);
+    assert.equal(index.length, 10, "below the threshold nothing is trimmed");
+    table.trimConsumed(index, 5);
+    assert.equal(index.nextAtOrAfter(0), 4);
+    table.remove(slow, "t/#");
+    table.trimConsumed(index, 1);
+    assert.equal(index.length, 0);
+    table.remove(fast, "t/#");
+    assert.deepEqual(table.match("t/x"), []);
   });
 });
