@@ -13,7 +13,7 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { CommitLog, IndexDb } from "../storage/index.ts";
-import type { Config, ListenerConfig } from "./config/types.ts";
+import type { Config, ListenerConfig } from "./config/index.ts";
 import { BrokerError, ConfigError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import { Router } from "./router/index.ts";

@@ -170,7 +170,7 @@ export class Link implements LinkContext {
   /** [MQTT-3.1.4-2] The session moved to a newer connection: v5 gets DISCONNECT 0x8E. */
   takeOver(): void {
     this.#publishWillOnClose = false; // the router has dealt with the will
-    this.#logger.info({ event: "session.taken_over" }, "connection taken over");
+    this.#logger.info({ event: "conn.closed", reason: "taken_over" }, "connection taken over");
     this.#closeWith(new ProtocolError("SessionTakenOver", "session taken over"));
   }
 

@@ -55,6 +55,10 @@ export interface TestBrokerOptions {
   maxConnections?: number;
   nextConnectionDelayMs?: number;
   dir?: string;
+  /** Segment size and count of the commit log, and closed segments kept in memory. */
+  maxSegmentSize?: number;
+  maxSegmentCount?: number;
+  cacheSegments?: number;
 }
 
 export function testConfig(dir: string, options: TestBrokerOptions = {}): Config {
@@ -70,12 +74,12 @@ export function testConfig(dir: string, options: TestBrokerOptions = {}): Config
       id: 0,
       maxConnections: options.maxConnections ?? 10010,
       maxOutgoingPacketCount: 200,
-      maxSegmentSize: 1024 * 1024,
-      maxSegmentCount: 10,
+      maxSegmentSize: options.maxSegmentSize ?? 1024 * 1024,
+      maxSegmentCount: options.maxSegmentCount ?? 10,
       sharedSubscriptionsStrategy: "roundrobin",
       initializedFilters: [],
     },
-    storage: { dir: join(dir, "data"), sync: "os", cacheSegments: 4 },
+    storage: { dir: join(dir, "data"), sync: "os", cacheSegments: options.cacheSegments ?? 4 },
     listeners,
     warnings: [],
   };
