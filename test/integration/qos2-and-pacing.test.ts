@@ -2,7 +2,7 @@
 // pacing, over real sockets.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { ReasonCode } from "../../src/protocol/index.ts";
+import { encodePacket, ReasonCode } from "../../src/protocol/index.ts";
 import { client, collect, RawClient, startTestBroker } from "../helpers/broker.ts";
 
 for (const version of [4, 5] as const) {
@@ -61,6 +61,49 @@ describe("MQTT 5 details", () => {
       ReasonCode.Success,
       ReasonCode.NoSubscriptionExisted,
     ]);
+  });
+
+  test("more unacknowledged QoS 1 publishes than Receive Maximum get DISCONNECT 0x93 [MQTT-3.3.4-7]", async (t) => {
+    const b = await startTestBroker(t, { connections: { receiveMaximum: 2 } });
+    const raw = await RawClient.open(t, b.v5, 5);
+    const ack = await raw.connect({ clientId: "flood" });
+    assert.equal(ack.cmd === "connack" && ack.properties?.receiveMaximum, 2);
+    // Three PUBLISHes in one write: the third arrives before the first two are committed.
+    const publishes = [1, 2, 3].map((packetId) =>
+      encodePacket(
+        {
+          cmd: "publish",
+          topic: "f",
+          payload: Buffer.from("x"),
+          qos: 1,
+          packetId,
+          dup: false,
+          retain: false,
+        },
+        5,
+      ),
+    );
+    raw.write(Buffer.concat(publishes));
+    const d = await raw.next((p) => p.cmd === "disconnect");
+    assert.equal(d.cmd === "disconnect" && d.reasonCode, ReasonCode.ReceiveMaximumExceeded);
+    await raw.waitClosed();
+  });
+
+  test("a topic alias is refused with DISCONNECT 0x94 while CONNACK advertises none", async (t) => {
+    const b = await startTestBroker(t);
+    const raw = await RawClient.open(t, b.v5, 5);
+    await raw.connect({ clientId: "alias" });
+    raw.send({
+      cmd: "publish",
+      topic: "a",
+      payload: Buffer.from("x"),
+      qos: 0,
+      dup: false,
+      retain: false,
+      properties: { topicAlias: 1 },
+    });
+    const d = await raw.next((p) => p.cmd === "disconnect");
+    assert.equal(d.cmd === "disconnect" && d.reasonCode, ReasonCode.TopicAliasInvalid);
   });
 
   test("a client DISCONNECT with reason 0x04 still publishes the will", async (t) => {
