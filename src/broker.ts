@@ -23,6 +23,7 @@ import {
   createAuthenticator,
   Listener,
   type ListenerAddress,
+  type ListenerOptions,
 } from "./server/index.ts";
 
 export interface Broker {
@@ -94,6 +95,65 @@ export function authenticatorsFor(
   return out;
 }
 
+/** The listener's options from its config: the one place config keys become link options. */
+function listenerOptions(
+  lc: ListenerConfig,
+  slots: ConnectionCounter,
+  authenticate: Authenticate | undefined,
+): ListenerOptions {
+  const c = lc.connections;
+  return {
+    name: lc.name,
+    host: lc.host,
+    port: lc.port,
+    nextConnectionDelayMs: lc.nextConnectionDelayMs,
+    link: {
+      listener: lc.name,
+      kind: lc.kind === "v5" ? "v5" : "v4",
+      connectionTimeoutMs: c.connectionTimeoutMs,
+      maxPayloadBytes: c.maxPayloadSize,
+      maxClientIdLen: c.maxClientIdLen,
+      maxInflightCount: c.maxInflightCount,
+      authenticate,
+      maxKeepAliveSec: c.maxKeepAliveSec,
+      receiveMaximum: c.receiveMaximum,
+      slots,
+    },
+  };
+}
+
+/** Opens the commit log and the index under `storage.dir` (`log/` and `index/`). */
+async function openStorage(
+  config: Config,
+  logger: Logger,
+  onTrimmed: (startOffset: number) => void,
+): Promise<{ log: CommitLog; index: IndexDb }> {
+  await mkdir(config.storage.dir, { recursive: true });
+  const { log, report } = await CommitLog.open({
+    dir: join(config.storage.dir, "log"),
+    maxSegmentSize: config.router.maxSegmentSize,
+    maxSegmentCount: config.router.maxSegmentCount,
+    cacheSegments: config.storage.cacheSegments,
+    sync: config.storage.sync,
+    onSegmentsDeleted: (event) => {
+      logger.info({ event: "segment.deleted", ...event }, "segments deleted");
+      onTrimmed(event.startOffset);
+    },
+    onCorruption: (event) => logger.warn({ ...event }, "damaged records skipped"),
+  });
+  logger.info({ event: "storage.recovered", ...report }, "commit log opened");
+  try {
+    const index = await IndexDb.open({
+      dir: join(config.storage.dir, "index"),
+      sync: config.storage.sync,
+    });
+    return { log, index };
+  } catch (error) {
+    await log.close();
+    throw error;
+  }
+}
+
 export async function startBroker(
   config: Config,
   logger: Logger,
@@ -105,36 +165,12 @@ export async function startBroker(
     logger.warn({ event: "config.warning", key: warning.keyPath }, warning.text);
   }
   for (const warning of warnings) logger.warn({ event: "config.warning" }, warning);
-  await mkdir(config.storage.dir, { recursive: true });
   let router: Router | undefined;
-  const { log, report } = await CommitLog.open({
-    dir: join(config.storage.dir, "log"),
-    maxSegmentSize: config.router.maxSegmentSize,
-    maxSegmentCount: config.router.maxSegmentCount,
-    cacheSegments: config.storage.cacheSegments,
-    sync: config.storage.sync,
-    onSegmentsDeleted: (event) => {
-      logger.info({ event: "segment.deleted", ...event }, "segments deleted");
-      router?.trimBefore(event.startOffset);
-    },
-    onCorruption: (event) => logger.warn({ ...event }, "damaged records skipped"),
-  });
-  logger.info({ event: "storage.recovered", ...report }, "commit log opened");
-  let index: IndexDb;
-  try {
-    index = await IndexDb.open({
-      dir: join(config.storage.dir, "index"),
-      sync: config.storage.sync,
-    });
-  } catch (error) {
-    await log.close();
-    throw error;
-  }
-  const routerLogger = logger.child({ component: "router" });
+  const { log, index } = await openStorage(config, logger, (start) => router?.trimBefore(start));
   router = new Router({
     log,
     index,
-    logger: routerLogger,
+    logger: logger.child({ component: "router" }),
     maxOutgoingPacketCount: config.router.maxOutgoingPacketCount,
     onFatal: (error) => hooks.onFatal?.(error),
   });
@@ -165,26 +201,8 @@ export async function startBroker(
 
   try {
     for (const lc of listenerConfigs) {
-      const c = lc.connections;
       const listener = new Listener(
-        {
-          name: lc.name,
-          host: lc.host,
-          port: lc.port,
-          nextConnectionDelayMs: lc.nextConnectionDelayMs,
-          link: {
-            listener: lc.name,
-            kind: lc.kind === "v5" ? "v5" : "v4",
-            connectionTimeoutMs: c.connectionTimeoutMs,
-            maxPayloadBytes: c.maxPayloadSize,
-            maxClientIdLen: c.maxClientIdLen,
-            maxInflightCount: c.maxInflightCount,
-            authenticate: authenticators.get(lc),
-            maxKeepAliveSec: c.maxKeepAliveSec,
-            receiveMaximum: c.receiveMaximum,
-            slots,
-          },
-        },
+        listenerOptions(lc, slots, authenticators.get(lc)),
         router,
         logger,
       );
