@@ -14,6 +14,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { DirLock } from "./dir-lock.ts";
 import { StorageError } from "./errors.ts";
 import {
   encodeRecord,
@@ -52,9 +53,11 @@ export class CommitLog {
   #failure: StorageError | null = null;
   #closed = false;
   readonly #writer: SegmentWriter;
+  readonly #lock: DirLock;
   readonly #loader: SegmentLoader;
 
-  private constructor(options: CommitLogOptions, segments: Segment[]) {
+  private constructor(options: CommitLogOptions, segments: Segment[], lock: DirLock) {
+    this.#lock = lock;
     this.#options = options;
     this.#segments = segments;
     this.#loader = new SegmentLoader(options.onCorruption);
@@ -71,8 +74,16 @@ export class CommitLog {
     assert.ok(Number.isSafeInteger(options.maxSegmentSize) && options.maxSegmentSize > 0);
     assert.ok(Number.isSafeInteger(options.maxSegmentCount) && options.maxSegmentCount >= 1);
     assert.ok(Number.isSafeInteger(options.cacheSegments) && options.cacheSegments >= 0);
-    const { segments, report } = await recoverSegments(options.dir, options.sync);
-    const log = new CommitLog(options, segments);
+    const lock = await DirLock.acquire(options.dir);
+    let recovered: Awaited<ReturnType<typeof recoverSegments>>;
+    try {
+      recovered = await recoverSegments(options.dir, options.sync);
+    } catch (err) {
+      await lock.release();
+      throw err;
+    }
+    const { segments, report } = recovered;
+    const log = new CommitLog(options, segments, lock);
     log.#enforceBudget();
     await log.#drain();
     return { log, report };
@@ -191,7 +202,11 @@ export class CommitLog {
     if (this.#closed) return;
     await this.#drain();
     this.#closed = true;
-    await this.#writer.close(this.#failure === null);
+    try {
+      await this.#writer.close(this.#failure === null);
+    } finally {
+      await this.#lock.release();
+    }
   }
 
   #active(): Segment {
