@@ -14,16 +14,13 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { DirLock } from "./dir-lock.ts";
 import { StorageError } from "./errors.ts";
-import {
-  encodeRecord,
-  RECORD_HEADER_SIZE,
-  SEGMENT_HEADER_SIZE,
-  segmentFileName,
-} from "./record-format.ts";
+import { encodeRecord, SEGMENT_HEADER_SIZE, segmentFileName } from "./record-format.ts";
 import { recoverSegments } from "./recovery.ts";
 import { Segment } from "./segment.ts";
-import { SegmentLoader, type SegmentRecords } from "./segment-loader.ts";
+import { SegmentLoader } from "./segment-loader.ts";
+import { SegmentRecords } from "./segment-records.ts";
 import { type Chunk, SegmentWriter } from "./segment-writer.ts";
 import type {
   CommitLogOptions,
@@ -52,9 +49,11 @@ export class CommitLog {
   #failure: StorageError | null = null;
   #closed = false;
   readonly #writer: SegmentWriter;
+  readonly #lock: DirLock;
   readonly #loader: SegmentLoader;
 
-  private constructor(options: CommitLogOptions, segments: Segment[]) {
+  private constructor(options: CommitLogOptions, segments: Segment[], lock: DirLock) {
+    this.#lock = lock;
     this.#options = options;
     this.#segments = segments;
     this.#loader = new SegmentLoader(options.onCorruption);
@@ -71,8 +70,16 @@ export class CommitLog {
     assert.ok(Number.isSafeInteger(options.maxSegmentSize) && options.maxSegmentSize > 0);
     assert.ok(Number.isSafeInteger(options.maxSegmentCount) && options.maxSegmentCount >= 1);
     assert.ok(Number.isSafeInteger(options.cacheSegments) && options.cacheSegments >= 0);
-    const { segments, report } = await recoverSegments(options.dir, options.sync);
-    const log = new CommitLog(options, segments);
+    const lock = await DirLock.acquire(options.dir);
+    let recovered: Awaited<ReturnType<typeof recoverSegments>>;
+    try {
+      recovered = await recoverSegments(options.dir, options.sync);
+    } catch (err) {
+      await lock.release();
+      throw err;
+    }
+    const { segments, report } = recovered;
+    const log = new CommitLog(options, segments, lock);
     log.#enforceBudget();
     await log.#drain();
     return { log, report };
@@ -112,18 +119,18 @@ export class CommitLog {
     const first = this.#nextOffset;
     // Encode (and so check) every record before changing anything.
     const encoded = records.map((input, i) => encodeRecord(first + i, input));
-    for (const { bytes, record } of encoded) {
+    for (const bytes of encoded) {
       let active = this.#active();
       if (active.count > 0 && active.size + bytes.length > this.#options.maxSegmentSize) {
         active = this.#roll();
       }
       assert.ok(active.records !== null, "the active segment is always cached");
-      active.records.push(record);
-      active.count += 1;
-      active.size += bytes.length;
+      active.records.push(active.size);
       const last = this.#pending.at(-1);
       if (last !== undefined && last.segment === active) last.buffers.push(bytes);
-      else this.#pending.push({ segment: active, buffers: [bytes] });
+      else this.#pending.push({ segment: active, start: active.size, buffers: [bytes] });
+      active.count += 1;
+      active.size += bytes.length;
       this.#nextOffset += 1;
     }
     if (records.length > 0) this.#scheduleFlush();
@@ -191,7 +198,11 @@ export class CommitLog {
     if (this.#closed) return;
     await this.#drain();
     this.#closed = true;
-    await this.#writer.close(this.#failure === null);
+    try {
+      await this.#writer.close(this.#failure === null);
+    } finally {
+      await this.#lock.release();
+    }
   }
 
   #active(): Segment {
@@ -210,7 +221,7 @@ export class CommitLog {
     const segment = new Segment(
       base,
       path,
-      { size: SEGMENT_HEADER_SIZE, count: 0, records: [] },
+      { size: SEGMENT_HEADER_SIZE, count: 0, records: new SegmentRecords(base) },
       false,
     );
     this.#segments.push(segment);
@@ -367,10 +378,10 @@ export class CommitLog {
       if (records === undefined) return { records: out, missing: segment };
       const stop = Math.min(segment.endOffset, end);
       for (; from < stop && (out.length === 0 || bytes < maxBytes); from += 1) {
-        const record = records[from - segment.baseOffset];
+        const record = records.get(from);
         if (record === undefined) continue;
         out.push(record);
-        bytes += record.body.length + record.topic.length + RECORD_HEADER_SIZE;
+        bytes += records.sizeOf(from);
       }
       index += 1;
     }

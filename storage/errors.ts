@@ -7,6 +7,8 @@ export type StorageErrorCode =
   | "ERR_STORAGE_IO"
   /** A segment file was written by a format version this code does not know. */
   | "ERR_STORAGE_FORMAT"
+  /** Another live process (or this one) has the log directory open. */
+  | "ERR_STORAGE_LOCKED"
   /** The engine was used after close() or after a fatal failure. */
   | "ERR_STORAGE_CLOSED"
   /** The LevelDB index failed to open, read or write. */

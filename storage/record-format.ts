@@ -6,7 +6,7 @@
 // - A record is returned by a scan only if its length is in range, its CRC32
 //   matches, its format version is known and its stored offset is the one
 //   expected at its place in the segment.
-// - encodeRecord's output always scans back to the same record.
+// - encodeRecord's output always checks out and decodes to the same record.
 
 import assert from "node:assert/strict";
 import { setImmediate as setImmediatePromise } from "node:timers/promises";
@@ -75,15 +75,8 @@ export function encodedSize(record: RecordInput): number {
   return RECORD_HEADER_SIZE + Buffer.byteLength(record.topic) + record.body.length;
 }
 
-/**
- * Encodes one record. Returns the bytes to write and the record as it will be
- * read back (its body a view into those bytes, so the caller's buffer is not
- * retained).
- */
-export function encodeRecord(
-  offset: number,
-  input: RecordInput,
-): { bytes: Buffer; record: LogRecord } {
+/** Encodes one record (checking its fields first). */
+export function encodeRecord(offset: number, input: RecordInput): Buffer {
   const topicBytes = Buffer.byteLength(input.topic);
   assert.ok(topicBytes <= MAX_TOPIC_BYTES, "topic longer than 65,535 bytes");
   assert.ok(input.qos === 0 || input.qos === 1 || input.qos === 2, "qos must be 0, 1 or 2");
@@ -106,23 +99,11 @@ export function encodeRecord(
   bytes.write(input.topic, RECORD_HEADER_SIZE, topicBytes, "utf8");
   bytes.set(input.body, RECORD_HEADER_SIZE + topicBytes);
   bytes.writeUInt32LE(crc32(bytes.subarray(8)), 4);
-  const body = bytes.subarray(RECORD_HEADER_SIZE + topicBytes);
-  return {
-    bytes,
-    record: {
-      offset,
-      topic: input.topic,
-      qos: input.qos,
-      retain: input.retain,
-      timestampMs: input.timestampMs,
-      expiresAtMs: input.expiresAtMs,
-      body,
-    },
-  };
+  return bytes;
 }
 
 export type RecordCheck =
-  | { kind: "ok"; record: LogRecord; size: number }
+  | { kind: "ok"; offset: number; size: number }
   /** The buffer ends inside the record: a torn write. */
   | { kind: "torn" }
   /** The record is complete but wrong: bad length, CRC, version or offset. */
@@ -130,8 +111,8 @@ export type RecordCheck =
 
 /**
  * Checks the record at `position`, which must hold offset `expectedOffset`
- * (or, when `expectedOffset` is a range, any offset in it). The returned
- * record's body is a view into `buf`.
+ * (or, when `expectedOffset` is a range, any offset in it): length, version,
+ * offset, flags and CRC. Decodes nothing (see decodeRecord).
  */
 export function checkRecord(
   buf: Buffer,
@@ -152,30 +133,41 @@ export function checkRecord(
   }
   const topicBytes = buf.readUInt16LE(position + 10);
   if (RECORD_HEADER_SIZE + topicBytes > 4 + length) return { kind: "damaged" };
+  if ((buf.readUInt8(position + 9) & FLAG_QOS_MASK) === 3) return { kind: "damaged" };
   if (buf.readUInt32LE(position + 4) !== crc32(buf.subarray(position + 8, end))) {
     return { kind: "damaged" };
   }
-  const flags = buf.readUInt8(position + 9);
-  const qos = flags & FLAG_QOS_MASK;
-  if (qos === 3) return { kind: "damaged" };
+  return { kind: "ok", offset, size: 4 + length };
+}
+
+/**
+ * Decodes the record at `position`, which checkRecord (or encodeRecord) has
+ * vouched for. The body is a view into `buf`.
+ */
+export function decodeRecord(buf: Buffer, position: number): LogRecord {
+  const end = position + 4 + buf.readUInt32LE(position);
+  const flags = buf[position + 9] as number;
   const topicStart = position + RECORD_HEADER_SIZE;
+  const topicEnd = topicStart + buf.readUInt16LE(position + 10);
   return {
-    kind: "ok",
-    size: 4 + length,
-    record: {
-      offset,
-      topic: buf.toString("utf8", topicStart, topicStart + topicBytes),
-      qos: qos as 0 | 1 | 2,
-      retain: (flags & FLAG_RETAIN) !== 0,
-      timestampMs: buf.readDoubleLE(position + 20),
-      expiresAtMs: (flags & FLAG_EXPIRY) !== 0 ? buf.readDoubleLE(position + 28) : null,
-      body: buf.subarray(topicStart + topicBytes, end),
-    },
+    offset: readOffset(buf, position + 12),
+    topic: buf.toString("utf8", topicStart, topicEnd),
+    qos: (flags & FLAG_QOS_MASK) as 0 | 1 | 2,
+    retain: (flags & FLAG_RETAIN) !== 0,
+    timestampMs: buf.readDoubleLE(position + 20),
+    expiresAtMs: (flags & FLAG_EXPIRY) !== 0 ? buf.readDoubleLE(position + 28) : null,
+    body: buf.subarray(topicEnd, end),
   };
 }
 
+/** The encoded size of the record at `position` (length field included). */
+export function recordSizeAt(buf: Buffer, position: number): number {
+  return 4 + buf.readUInt32LE(position);
+}
+
 export interface TailScan {
-  records: LogRecord[];
+  /** Byte positions of the good records, in offset order from firstOffset. */
+  positions: number[];
   /** Byte position just after the last good record. */
   goodEnd: number;
   /** Why the scan stopped before the end of the buffer, if it did. */
@@ -188,15 +180,15 @@ export interface TailScan {
  * segment at recovery, where everything after the first bad record is cut.
  */
 export function scanTail(buf: Buffer, position: number, firstOffset: number): TailScan {
-  const records: LogRecord[] = [];
+  const positions: number[] = [];
   let at = position;
   while (at < buf.length) {
-    const check = checkRecord(buf, at, firstOffset + records.length);
-    if (check.kind !== "ok") return { records, goodEnd: at, stop: check.kind };
-    records.push(check.record);
+    const check = checkRecord(buf, at, firstOffset + positions.length);
+    if (check.kind !== "ok") return { positions, goodEnd: at, stop: check.kind };
+    positions.push(at);
     at += check.size;
   }
-  return { records, goodEnd: at, stop: "end" };
+  return { positions, goodEnd: at, stop: "end" };
 }
 
 export interface DamagedRange {
@@ -206,17 +198,18 @@ export interface DamagedRange {
 }
 
 export interface SegmentScan {
-  /** Index i holds offset firstOffset + i; undefined where the record was damaged or missing. */
-  records: (LogRecord | undefined)[];
+  /** Index i: the byte position of offset firstOffset + i, or -1 where damaged or missing. */
+  positions: number[];
   damaged: DamagedRange[];
 }
 
 /**
  * Scans a closed segment that should hold offsets [firstOffset, endOffset).
- * Unlike scanTail it resynchronises after damage: it searches forward for the
- * next record that checks out with an offset in range, so one flipped byte
- * costs one record, not the rest of the segment. Offsets it cannot find are
- * reported as damaged ranges.
+ * Unlike scanTail it resynchronises after damage: first where the damaged
+ * record's length field points, then by searching forward for the next record
+ * that checks out with an offset in range, so one flipped byte costs one
+ * record, not the rest of the segment. Offsets it cannot find are reported
+ * as damaged ranges.
  */
 export async function scanClosedSegment(
   buf: Buffer,
@@ -224,7 +217,7 @@ export async function scanClosedSegment(
   firstOffset: number,
   endOffset: number,
 ): Promise<SegmentScan> {
-  const records: (LogRecord | undefined)[] = new Array(endOffset - firstOffset).fill(undefined);
+  const positions: number[] = new Array(endOffset - firstOffset).fill(-1);
   const damaged: DamagedRange[] = [];
   let at = position;
   let expected = firstOffset;
@@ -237,33 +230,34 @@ export async function scanClosedSegment(
     }
     const check = at < buf.length ? checkRecord(buf, at, expected) : ({ kind: "torn" } as const);
     if (check.kind === "ok") {
-      records[expected - firstOffset] = check.record;
+      positions[expected - firstOffset] = at;
       expected += 1;
       at += check.size;
       continue;
     }
     const found =
       skipByLength(buf, at, expected + 1) ?? resync(buf, at + 1, expected + 1, endOffset - 1);
-    const resumeOffset = found?.record.offset ?? endOffset;
+    const resumeOffset = found?.offset ?? endOffset;
     damaged.push({ position: at, firstOffset: expected, lastOffset: resumeOffset - 1 });
     if (found === undefined) break;
     at = found.position;
     expected = resumeOffset;
   }
-  return { records, damaged };
+  return { positions, damaged };
+}
+
+interface Found {
+  position: number;
+  offset: number;
 }
 
 /** The record right after a damaged one, when the damaged record's length field is intact. */
-function skipByLength(
-  buf: Buffer,
-  at: number,
-  nextOffset: number,
-): { position: number; record: LogRecord } | undefined {
+function skipByLength(buf: Buffer, at: number, nextOffset: number): Found | undefined {
   if (buf.length - at < 4) return undefined;
   const next = at + 4 + buf.readUInt32LE(at);
   if (next >= buf.length) return undefined;
   const check = checkRecord(buf, next, nextOffset);
-  return check.kind === "ok" ? { position: next, record: check.record } : undefined;
+  return check.kind === "ok" ? { position: next, offset: check.offset } : undefined;
 }
 
 function resync(
@@ -271,13 +265,13 @@ function resync(
   from: number,
   minOffset: number,
   maxOffset: number,
-): { position: number; record: LogRecord } | undefined {
+): Found | undefined {
   if (minOffset > maxOffset) return undefined;
   for (let at = from; at + RECORD_HEADER_SIZE <= buf.length; at += 1) {
     // Cheap checks first: the version byte, then the CRC inside checkRecord.
     if (buf[at + 8] !== RECORD_FORMAT_VERSION) continue;
     const check = checkRecord(buf, at, { min: minOffset, max: maxOffset });
-    if (check.kind === "ok") return { position: at, record: check.record };
+    if (check.kind === "ok") return { position: at, offset: check.offset };
   }
   return undefined;
 }

@@ -25,6 +25,7 @@ import {
   segmentFileName,
 } from "./record-format.ts";
 import { readPrefix, Segment, syncDirectory } from "./segment.ts";
+import { SegmentRecords } from "./segment-records.ts";
 import type { RecoveryReport, SyncMode } from "./types.ts";
 
 export interface Recovered {
@@ -105,18 +106,26 @@ async function recoverActiveSegment(
       report.repairedSegments.push(path);
       report.truncatedBytes += buf.length;
     }
-    return new Segment(base, path, { size: SEGMENT_HEADER_SIZE, count: 0, records: [] }, true);
+    return new Segment(
+      base,
+      path,
+      { size: SEGMENT_HEADER_SIZE, count: 0, records: new SegmentRecords(base) },
+      true,
+    );
   }
   const scan = scanTail(buf, SEGMENT_HEADER_SIZE, base);
   if (scan.stop !== "end") {
     report.truncatedBytes += buf.length - scan.goodEnd;
-    report.droppedRecords += countRecordsAfter(buf, scan.goodEnd, base + scan.records.length);
+    report.droppedRecords += countRecordsAfter(buf, scan.goodEnd, base + scan.positions.length);
     await truncateFile(path, scan.goodEnd, sync);
   }
+  const records = new SegmentRecords(base, scan.positions.length);
+  for (const position of scan.positions) records.push(position);
+  records.addChunk(0, buf.subarray(0, scan.goodEnd));
   return new Segment(
     base,
     path,
-    { size: scan.goodEnd, count: scan.records.length, records: scan.records },
+    { size: scan.goodEnd, count: scan.positions.length, records },
     true,
   );
 }
@@ -130,7 +139,7 @@ function countRecordsAfter(buf: Buffer, from: number, nextOffset: number): numbe
     const check = checkRecord(buf, at, { min: expected, max: Number.MAX_SAFE_INTEGER });
     if (check.kind !== "ok") continue;
     count += 1;
-    expected = check.record.offset + 1;
+    expected = check.offset + 1;
     at += check.size - 1;
   }
   return count;

@@ -9,14 +9,18 @@
 
 import { readFile } from "node:fs/promises";
 import { StorageError } from "./errors.ts";
-import { checkSegmentHeader, SEGMENT_HEADER_SIZE, scanClosedSegment } from "./record-format.ts";
+import {
+  checkSegmentHeader,
+  type DamagedRange,
+  SEGMENT_HEADER_SIZE,
+  scanClosedSegment,
+} from "./record-format.ts";
 import type { Segment } from "./segment.ts";
-import type { CorruptionEvent, LogRecord } from "./types.ts";
+import { SegmentRecords } from "./segment-records.ts";
+import type { CorruptionEvent } from "./types.ts";
 
 /** Older segments read back from disk that stay loaded, besides the cached recent ones. */
 export const DISK_LOADED_SEGMENTS = 2;
-
-export type SegmentRecords = (LogRecord | undefined)[];
 
 export class SegmentLoader {
   readonly #onCorruption: ((event: CorruptionEvent) => void) | undefined;
@@ -66,37 +70,35 @@ export class SegmentLoader {
       }
       buf = Buffer.alloc(0);
     }
-    if (segment.deleted) return [];
+    const records = new SegmentRecords(segment.baseOffset, segment.count);
+    if (segment.deleted) return records;
     const header = checkSegmentHeader(buf);
     const headerOk =
       !segment.headerDamaged && header.kind === "ok" && header.baseOffset === segment.baseOffset;
     const scan = headerOk
       ? await scanClosedSegment(buf, SEGMENT_HEADER_SIZE, segment.baseOffset, segment.endOffset)
       : {
-          records: new Array<LogRecord | undefined>(segment.count).fill(undefined),
-          damaged:
-            segment.count > 0
-              ? [
-                  {
-                    position: 0,
-                    firstOffset: segment.baseOffset,
-                    lastOffset: segment.endOffset - 1,
-                  },
-                ]
-              : [],
+          positions: new Array<number>(segment.count).fill(-1),
+          damaged: segment.count > 0 ? [wholeSegment(segment)] : [],
         };
+    for (const position of scan.positions) records.push(position);
+    records.addChunk(0, buf);
     for (const range of scan.damaged) {
       this.#onCorruption?.({ segment: segment.path, ...range });
     }
-    if (segment.deleted) return [];
+    if (segment.deleted) return records;
     if (pin()) {
-      segment.records = scan.records;
+      segment.records = records;
     } else {
-      this.#loaded.set(segment, scan.records);
+      this.#loaded.set(segment, records);
       while (this.#loaded.size > DISK_LOADED_SEGMENTS) {
         this.#loaded.delete(this.#loaded.keys().next().value as Segment);
       }
     }
-    return scan.records;
+    return records;
   }
+}
+
+function wholeSegment(segment: Segment): DamagedRange {
+  return { position: 0, firstOffset: segment.baseOffset, lastOffset: segment.endOffset - 1 };
 }

@@ -18,6 +18,8 @@ import type { CommitLogStats, SyncMode } from "./types.ts";
 /** Encoded records bound for one segment, in append order. */
 export interface Chunk {
   segment: Segment;
+  /** The byte position in the segment where the first buffer goes. */
+  start: number;
   buffers: Buffer[];
 }
 
@@ -43,6 +45,8 @@ export class SegmentWriter {
         chunk.buffers.length === 1 ? (chunk.buffers[0] as Buffer) : Buffer.concat(chunk.buffers);
       await writeAll(handle, buffer);
       this.stats.bytesWritten += buffer.length;
+      // The written bytes become the memory cache's copy of these records.
+      chunk.segment.records?.addChunk(chunk.start, buffer);
       wrote = true;
     }
     if (!wrote) return;

@@ -4,12 +4,12 @@
 //
 // Invariants:
 // - A closed segment's count is the next segment's base offset minus its own.
-// - `records`, when present, has exactly `count` slots; a slot is undefined
-//   only where the record on disk was found damaged.
+// - `records`, when present, has exactly `count` slots once every appended
+//   record is in it; a slot is empty only where the record on disk was damaged.
 
 import type { FileHandle } from "node:fs/promises";
 import { open } from "node:fs/promises";
-import type { LogRecord } from "./types.ts";
+import type { SegmentRecords } from "./segment-records.ts";
 
 export class Segment {
   readonly baseOffset: number;
@@ -19,7 +19,7 @@ export class Segment {
   /** Records in this segment (appended ones included for the active segment). */
   count: number;
   /** The records, when held in memory; null when only on disk. */
-  records: (LogRecord | undefined)[] | null;
+  records: SegmentRecords | null;
   /** Whether the file exists on disk with a valid header. */
   created: boolean;
   /** The header on disk is damaged: none of its records can be read. */
@@ -30,7 +30,7 @@ export class Segment {
   constructor(
     baseOffset: number,
     path: string,
-    init: { size: number; count: number; records: (LogRecord | undefined)[] | null },
+    init: { size: number; count: number; records: SegmentRecords | null },
     created: boolean,
   ) {
     this.baseOffset = baseOffset;

@@ -24,7 +24,7 @@ function record(offset: number): Buffer {
     timestampMs: 1_700_000_000_000 + offset,
     expiresAtMs: null,
     body: Buffer.from(`payload ${offset}`),
-  }).bytes;
+  });
 }
 
 function segment(base: number, count: number): Buffer {

@@ -3,7 +3,9 @@
 // restarts, and every counterexample the model test has found.
 
 import assert from "node:assert/strict";
-import { mkdir, readdir } from "node:fs/promises";
+import { spawn, spawnSync } from "node:child_process";
+import { once } from "node:events";
+import { appendFile, mkdir, readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import {
@@ -176,4 +178,51 @@ test("a read during a flush never caches a closed segment before all of it is wr
     (await readAll(log)).map((r) => r.offset),
     [0, 1, 2, 3],
   );
+});
+
+test("a log directory in use by a live process is refused with ERR_STORAGE_LOCKED and left untouched", async (t) => {
+  const dir = await tempDir(t);
+  const { log } = await openLog(dir);
+  t.after(() => log.close());
+  log.append([message(0), message(1)]);
+  await log.commit();
+  // A torn tail that recovery would cut, if a second opener were allowed to run it.
+  const path = join(dir, segmentFileName(0));
+  await appendFile(path, Buffer.from([1, 2, 3]));
+  const before = await readFile(path);
+  await assert.rejects(openLog(dir), { code: "ERR_STORAGE_LOCKED" });
+  const child = spawnSync(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      "-e",
+      `import("${join(import.meta.dirname, "../../storage/index.ts")}").then(({ CommitLog }) => CommitLog.open({ dir: ${JSON.stringify(dir)}, maxSegmentSize: 1048576, maxSegmentCount: 10, cacheSegments: 1, sync: "os" })).then(() => process.exit(0), (e) => { console.log(e.code); process.exit(3); })`,
+    ],
+    { encoding: "utf8" },
+  );
+  assert.equal(child.status, 3);
+  assert.equal(child.stdout.trim(), "ERR_STORAGE_LOCKED");
+  assert.deepEqual(await readFile(path), before, "the live log's files were not touched");
+});
+
+test("a lock left by a process that was killed is taken over", async (t) => {
+  const dir = await tempDir(t);
+  const holder = spawn(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      "-e",
+      `import("${join(import.meta.dirname, "../../storage/index.ts")}").then(({ CommitLog }) => CommitLog.open({ dir: ${JSON.stringify(dir)}, maxSegmentSize: 1048576, maxSegmentCount: 10, cacheSegments: 1, sync: "os" })).then(({ log }) => { log.append([{ topic: "t", qos: 1, retain: false, timestampMs: 1, expiresAtMs: null, body: Buffer.from("x") }]); return log.commit(); }).then(() => { console.log("held"); setInterval(() => {}, 1000); })`,
+    ],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
+  const [chunk] = (await once(holder.stdout, "data")) as [Buffer];
+  assert.equal(chunk.toString().trim(), "held");
+  holder.kill("SIGKILL");
+  await once(holder, "exit");
+  const { log } = await openLog(dir);
+  t.after(() => log.close());
+  assert.equal(log.nextOffset, 1);
 });
