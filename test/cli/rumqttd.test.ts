@@ -4,41 +4,14 @@
 // problems exit 2 with a one-line cause.
 
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { once } from "node:events";
-import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readdir } from "node:fs/promises";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
-import { type TestContext, test } from "node:test";
+import { test } from "node:test";
 import mqtt from "mqtt";
 import { withTimeout } from "../helpers/broker.ts";
-
-const root = new URL("../../", import.meta.url).pathname;
-const CLI = ["--import", "tsx", "src/cli/rumqttd.ts"];
-
-const CONFIG = `[router]
-id = 0
-max_segment_size = 1048576
-
-[storage]
-dir = "data"
-sync = "fsync"
-
-[v4.1]
-listen = "127.0.0.1:0"
-
-[v5.1]
-listen = "127.0.0.1:0"
-`;
-
-async function configFile(t: TestContext, text: string): Promise<{ dir: string; file: string }> {
-  const dir = await mkdtemp(join(tmpdir(), "rumqttd-cli-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  const file = join(dir, "broker.toml");
-  await writeFile(file, text);
-  return { dir, file };
-}
+import { CLI, CONFIG, configFile, root, startCli } from "../helpers/cli.ts";
 
 function run(args: string[]): { status: number | null; stdout: string; stderr: string } {
   const result = spawnSync(process.execPath, [...CLI, ...args], {
@@ -47,36 +20,6 @@ function run(args: string[]): { status: number | null; stdout: string; stderr: s
     timeout: 30_000,
   });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-}
-
-interface Ready {
-  child: ChildProcess;
-  ports: Record<string, number>;
-  lines: Array<Record<string, unknown>>;
-}
-
-async function startCli(t: TestContext, file: string): Promise<Ready> {
-  const child = spawn(process.execPath, [...CLI, "--config", file], {
-    cwd: root,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  t.after(() => {
-    if (child.exitCode === null) child.kill("SIGKILL");
-  });
-  const lines: Array<Record<string, unknown>> = [];
-  const ready = new Promise<Record<string, number>>((resolve, reject) => {
-    child.once("exit", (code) => reject(new Error(`exited with ${code} before broker.ready`)));
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (line) => {
-      const entry = JSON.parse(line) as Record<string, unknown>;
-      lines.push(entry);
-      if (entry.event === "broker.ready") {
-        const listeners = entry.listeners as Array<{ kind: string; port: number }>;
-        resolve(Object.fromEntries(listeners.map((l) => [l.kind, l.port])));
-      }
-    });
-  });
-  const ports = await withTimeout(ready, "broker.ready");
-  return { child, ports, lines };
 }
 
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
