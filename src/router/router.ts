@@ -26,7 +26,7 @@ import { type ReasonCodeName, topicFilterProblem } from "../protocol/index.ts";
 import { pumpSession, type RouterLog } from "./delivery.ts";
 import { GroupCommit } from "./group-commit.ts";
 import { encodeBody, type Message, type Qos } from "./message.ts";
-import { loadRetained, loadSessions, persistRetained } from "./persistence.ts";
+import { loadSessions } from "./persistence.ts";
 import { rebuildFilterIndices, sessionFromSnapshot } from "./restore.ts";
 import { RetainedStore } from "./retained-store.ts";
 import { NEVER_EXPIRES_SEC, Session, type SessionLink } from "./session.ts";
@@ -76,17 +76,15 @@ export class Router {
   readonly #store: SessionStore | undefined;
   readonly #sessions = new Map<string, Session>();
   readonly #subscriptions = new SubscriptionTable();
-  readonly #retained = new RetainedStore();
-  readonly #maxInflight = new WeakMap<Session, number>();
+  readonly #retained: RetainedStore;
   readonly #commits: GroupCommit;
   #failed: unknown;
-  /** Retained index writes, in publish order. */
-  #retainedWrites: Promise<void> = Promise.resolve();
 
   constructor(options: RouterOptions) {
     this.#options = options;
     this.#log = options.log;
     this.#logger = options.logger;
+    this.#retained = new RetainedStore(options.index);
     this.#commits = new GroupCommit(
       options.log,
       (dirty) => {
@@ -148,7 +146,7 @@ export class Router {
     session.link = request.link;
     session.disconnectedAtMs = undefined;
     session.will = request.will;
-    this.#maxInflight.set(session, request.maxInflight);
+    session.maxInflight = request.maxInflight;
     return { session, sessionPresent };
   }
 
@@ -221,22 +219,7 @@ export class Router {
       this.#commits.markDirty(index);
     }
     await this.#commits.wait();
-    if (message.retain) await this.#storeRetained(message);
-  }
-
-  /**
-   * Retained messages are applied in publish order, each after its index
-   * write, so that an acknowledged retained message survives a kill.
-   */
-  #storeRetained(message: Message): Promise<void> {
-    const index = this.#options.index;
-    const write = this.#retainedWrites.then(async () => {
-      if (index !== undefined) await persistRetained(index, message);
-      this.#retained.apply(message);
-    });
-    // The chain continues after a failure; the failure reaches the publisher through `write`.
-    this.#retainedWrites = write.catch(() => undefined);
-    return write;
+    if (message.retain) await this.#retained.store(message);
   }
 
   /**
@@ -374,7 +357,7 @@ export class Router {
       log: this.#log,
       logger: this.#logger,
       store: this.#store,
-      maxInflight: this.#maxInflight.get(session) ?? 1,
+      maxInflight: session.maxInflight,
       maxOutgoingPacketCount: this.#options.maxOutgoingPacketCount,
       repump: (s) => this.pump(s),
       fail: (error) => this.#fail(error),
@@ -393,7 +376,7 @@ export class Router {
   async close(): Promise<void> {
     for (const session of this.#sessions.values()) clearTimeout(session.expiryTimer);
     await this.#commits.drain();
-    await this.#retainedWrites;
+    await this.#retained.drain();
     if (this.#failed === undefined) await this.#store?.flush();
   }
 
@@ -405,7 +388,7 @@ export class Router {
   async restore(): Promise<void> {
     const index = this.#options.index;
     if (index === undefined) return;
-    for (const message of await loadRetained(index)) this.#retained.apply(message);
+    await this.#retained.load();
     const stored = await loadSessions(index);
     const now = Date.now();
     let from = Number.POSITIVE_INFINITY;

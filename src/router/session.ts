@@ -8,7 +8,9 @@
 //
 // Invariants:
 // - cursor only grows;
-// - inflight holds at most `maxInflight` entries, keyed by distinct packet ids in 1..65535;
+// - an entry is added to inflight only while it holds fewer than `maxInflight`
+//   (a restored session may start with more, if the limit was lowered), keyed
+//   by distinct packet ids in 1..65535;
 // - an offset is delivered at most once per connection (cursor moves past it when sent).
 
 import assert from "node:assert/strict";
@@ -80,6 +82,8 @@ export class Session {
   pendingSends = 0;
   /** The next InflightEntry.seq. */
   nextSeq = 0;
+  /** The listener's max_inflight_count, set by each CONNECT. */
+  maxInflight = 1;
   #lastPacketId = 0;
 
   constructor(clientId: string, cursor: number, persistent: boolean, expiryIntervalSec: number) {
