@@ -60,6 +60,8 @@ export interface ConnectRequest {
   will: Message | undefined;
   maxInflight: number;
   link: SessionLink;
+  /** The link's logger (listener, conn), so that session lines carry the connection's fields. */
+  logger: Logger;
 }
 
 export interface SubscribeRequest {
@@ -111,7 +113,7 @@ export class Router {
    * id is taken over first ([MQTT-3.1.4-2]). Atomic: no await inside.
    */
   connect(request: ConnectRequest): { session: Session; sessionPresent: boolean } {
-    const log = this.#logger.child({ client_id: request.clientId });
+    const log = request.logger.child({ client_id: request.clientId });
     let session = this.#sessions.get(request.clientId);
     if (session?.link !== undefined) {
       const old = session.link;

@@ -55,6 +55,7 @@ export async function handleConnect(link: LinkContext, packet: ConnectPacket): P
     will,
     maxInflight: link.options.maxInflightCount,
     link,
+    logger: link.logger,
   });
   link.accept(clientId, version, keepAliveSec, session);
 
