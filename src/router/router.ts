@@ -396,12 +396,17 @@ export class Router {
     let from = Number.POSITIVE_INFINITY;
     for (const s of stored) {
       const restored = sessionFromSnapshot(s, this.#log, this.#subscriptions, now);
-      if (restored === undefined) continue;
+      if (restored === undefined) {
+        // Expired while the broker was down: its stored state goes too.
+        this.#store?.forget(s.clientId);
+        continue;
+      }
       this.#sessions.set(s.clientId, restored.session);
       this.#armExpiry(restored.session, restored.expiresInMs);
       from = Math.min(from, restored.session.cursor);
     }
     await rebuildFilterIndices(this.#log, this.#subscriptions, from);
+    await this.#store?.flush();
     this.#logger.info(
       { sessions: this.#sessions.size, retained: this.#retained.size },
       "router state restored",

@@ -4,10 +4,11 @@
 // a kill keeps them too: see test/cli/rumqttd.test.ts); and what must not
 // come back: a session its client ended with a clean start.
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, type TestContext, test } from "node:test";
+import { IndexDb } from "../../storage/index.ts";
 import { client, collect, RawClient, startTestBroker } from "../helpers/broker.ts";
 
 async function sharedDir(t: TestContext): Promise<string> {
@@ -141,3 +142,38 @@ for (const version of [4, 5] as const) {
     });
   });
 }
+
+describe("session expiry across a restart", () => {
+  test("a stored MQTT 5 session past its expiry interval is not restored, and its state is deleted; one within it is restored", async (t) => {
+    const dir = await sharedDir(t);
+    const data = join(dir, "data");
+    await mkdir(data, { recursive: true });
+    const index = await IndexDb.open({ dir: join(data, "index"), sync: "os" });
+    const now = Date.now();
+    await index
+      .batch()
+      .put(index.sessions, ["expired"], { expiryIntervalSec: 10, disconnectedAtMs: now - 60_000 })
+      .put(index.sessions, ["gone"], { expiryIntervalSec: 10, disconnectedAtMs: now - 60_000 })
+      .put(index.subscriptions, ["gone", "g/#"], { qos: 1, sinceOffset: 0 })
+      .put(index.sessions, ["alive"], { expiryIntervalSec: 3600, disconnectedAtMs: now - 60_000 })
+      .write();
+    await index.close();
+    const b = await startTestBroker(t, { dir });
+    const fields = (clientId: string) => ({
+      clientId,
+      clean: false,
+      properties: { sessionExpiryInterval: 3600 },
+    });
+    const expired = await (await RawClient.open(t, b.v5, 5)).connect(fields("expired"));
+    assert.equal(expired.cmd === "connack" && expired.sessionPresent, false);
+    const alive = await (await RawClient.open(t, b.v5, 5)).connect(fields("alive"));
+    assert.equal(alive.cmd === "connack" && alive.sessionPresent, true);
+    await b.broker.close();
+    // What an expired session left in the index was deleted at start.
+    const after = await IndexDb.open({ dir: join(data, "index"), sync: "os" });
+    t.after(() => after.close());
+    assert.equal(await after.sessions.get(["gone"]), undefined);
+    assert.equal(await after.subscriptions.get(["gone", "g/#"]), undefined);
+    assert.notEqual(await after.sessions.get(["alive"]), undefined);
+  });
+});
