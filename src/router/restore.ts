@@ -1,5 +1,5 @@
-// Start-up: turns the sessions saved at the last graceful stop back into
-// Session objects, and rebuilds the filter indices of their subscriptions by
+// Start-up: turns the sessions stored in the index (written ahead by
+// session-store.ts) back into Session objects, and rebuilds the filter indices of their subscriptions by
 // scanning the log (the log is the truth; filter indices are never stored).
 //
 // Who calls it: Router.restore, once, before any listener accepts.
@@ -13,7 +13,7 @@ import type { SubscriptionTable } from "./subscription-table.ts";
 export const SCAN_READ_BYTES = 1024 * 1024;
 
 /** The restored session and how long it has left offline; undefined when it has expired. */
-export function sessionFromSnapshot(
+export function sessionFromStore(
   s: StoredSession,
   log: RouterLog,
   table: SubscriptionTable,

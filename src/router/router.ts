@@ -10,7 +10,7 @@
 // SessionLink interface. It never parses MQTT bytes.
 //
 // Persistence: retained messages are written through to the storage index
-// before their publish is acknowledged (persistence.ts); persistent sessions
+// before their publish is acknowledged (retained-store.ts); persistent sessions
 // are written ahead (session-store.ts: subscriptions before SUBACK, inbound
 // QoS 2 ids before PUBREC, packet-id assignments and cursors before the
 // PUBLISH) and restored at start (restore), their filter indices rebuilt from
@@ -27,7 +27,7 @@ import { pumpSession, type RouterLog } from "./delivery.ts";
 import { GroupCommit } from "./group-commit.ts";
 import { encodeBody, type Message, type Qos } from "./message.ts";
 import { loadSessions } from "./persistence.ts";
-import { rebuildFilterIndices, sessionFromSnapshot } from "./restore.ts";
+import { rebuildFilterIndices, sessionFromStore } from "./restore.ts";
 import { RetainedStore } from "./retained-store.ts";
 import { NEVER_EXPIRES_SEC, Session, type SessionLink } from "./session.ts";
 import { SessionStore } from "./session-store.ts";
@@ -373,7 +373,7 @@ export class Router {
 
   /**
    * Graceful stop, after every link is closed: waits for the commit in
-   * progress and the retained writes, then snapshots the persistent sessions.
+   * progress, the retained writes and the session writes.
    */
   async close(): Promise<void> {
     for (const session of this.#sessions.values()) clearTimeout(session.expiryTimer);
@@ -395,7 +395,7 @@ export class Router {
     const now = Date.now();
     let from = Number.POSITIVE_INFINITY;
     for (const s of stored) {
-      const restored = sessionFromSnapshot(s, this.#log, this.#subscriptions, now);
+      const restored = sessionFromStore(s, this.#log, this.#subscriptions, now);
       if (restored === undefined) {
         // Expired while the broker was down: its stored state goes too.
         this.#store?.forget(s.clientId);
