@@ -180,6 +180,35 @@ describe("protocol violations", () => {
       await bystander.next((p) => p.cmd === "pingresp");
     });
 
+    test(`MQTT ${version}: a QoS 1 PUBLISH or a SUBSCRIBE with packet id 0 is a protocol error [MQTT-2.3.1-1]`, async (t) => {
+      const b = await startTestBroker(t);
+      for (const packet of [
+        {
+          cmd: "publish" as const,
+          topic: "z",
+          payload: Buffer.from("x"),
+          qos: 1 as const,
+          packetId: 0,
+          dup: false,
+          retain: false,
+        },
+        {
+          cmd: "subscribe" as const,
+          packetId: 0,
+          subscriptions: [{ topic: "z", qos: 0 as const }],
+        },
+      ]) {
+        const raw = await RawClient.open(t, b.port(version), version);
+        await raw.connect({ clientId: "zero" });
+        raw.send(packet);
+        if (version === 5) {
+          const d = await raw.next((p) => p.cmd === "disconnect");
+          assert.equal(d.cmd === "disconnect" && d.reasonCode, ReasonCode.ProtocolError);
+        }
+        await raw.waitClosed();
+      }
+    });
+
     test(`MQTT ${version}: a PUBLISH to a topic with a wildcard is refused [MQTT-3.3.2-2]`, async (t) => {
       const b = await startTestBroker(t);
       const raw = await RawClient.open(t, b.port(version), version);

@@ -68,6 +68,8 @@ function countInbound(link: LinkContext): void {
 export async function handlePublish(link: LinkContext, packet: PublishPacket): Promise<void> {
   const message = messageOf(link, packet);
   const packetId = packet.packetId;
+  // [MQTT-2.3.1-1] A QoS 1/2 PUBLISH carries a non-zero packet identifier.
+  if (packet.qos > 0 && !packetId) throw new ProtocolError("ProtocolError", "packet id 0");
   const session = link.session;
   switch (packet.qos) {
     case 0:

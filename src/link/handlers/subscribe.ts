@@ -17,6 +17,8 @@ const SHARED_PREFIX = "$share/";
 
 export async function handleSubscribe(link: LinkContext, packet: SubscribePacket): Promise<void> {
   const v5 = link.version === 5;
+  // [MQTT-2.3.1-1] SUBSCRIBE and UNSUBSCRIBE carry a non-zero packet identifier.
+  if (!packet.packetId) throw new ProtocolError("ProtocolError", "packet id 0");
   if (v5 && packet.properties?.subscriptionIdentifier !== undefined) {
     // CONNACK said subscription identifiers are not available (spec 3.8.2.1.2: DISCONNECT 0xA1).
     throw new ProtocolError("SubscriptionIdentifiersNotSupported", "subscription identifier");
@@ -48,6 +50,7 @@ export async function handleUnsubscribe(
   link: LinkContext,
   packet: UnsubscribePacket,
 ): Promise<void> {
+  if (!packet.packetId) throw new ProtocolError("ProtocolError", "packet id 0");
   const results = await link.router.unsubscribe(link.session, packet.unsubscriptions);
   if (link.version === 5) {
     const granted = results.map((r) => ReasonCode[r]);
