@@ -55,6 +55,9 @@ const mosquitto: BrokerSpec = {
     const conf = [
       `listener ${port} 127.0.0.1`,
       "allow_anonymous true",
+      // Started as root, mosquitto switches to user "mosquitto", which cannot write the private
+      // temp dir, and then silently persists nothing; "root" means: do not switch.
+      "user root",
       "max_queued_messages 0",
       "persistence true",
       `persistence_location ${dataDir}/`,
@@ -145,6 +148,9 @@ function ours(sync: "fsync" | "os"): BrokerSpec {
 
 export const allBrokers: BrokerSpec[] = [mosquitto, aedes, ours("fsync"), ours("os")];
 
+/** Brokers started and not yet exited, so run.ts can stop them if it is interrupted. */
+export const liveBrokers = new Set<ChildProcess>();
+
 export interface RunningBroker {
   spec: BrokerSpec;
   pid: number;
@@ -189,8 +195,10 @@ export async function startBroker(
   child.stdout?.on("data", onOutput);
   child.stderr?.on("data", onOutput);
   let exitCode: number | null | undefined;
+  liveBrokers.add(child);
   const exited = new Promise<void>((resolve) =>
     child.once("exit", (code) => {
+      liveBrokers.delete(child);
       exitCode = code;
       log.end();
       resolve();

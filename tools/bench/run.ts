@@ -24,6 +24,7 @@ import {
   type BrokerSpec,
   freePort,
   GENERATOR_CPU,
+  liveBrokers,
   REPO_ROOT,
   type RunningBroker,
   startBroker,
@@ -255,6 +256,13 @@ async function main(): Promise<void> {
       : []),
   ];
   process.stdout.write(`${lines.join("\n")}\n`);
+}
+
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    for (const child of liveBrokers) child.kill("SIGKILL");
+    process.exit(130);
+  });
 }
 
 main().then(
