@@ -9,6 +9,7 @@ export type BrokerErrorCode =
   | "ERR_CONFIG_OLD_SYNTAX"
   | "ERR_CONFIG_READ"
   | "ERR_PROTOCOL"
+  | "ERR_UNSUPPORTED"
   | "ERR_USAGE";
 
 export class BrokerError extends Error {

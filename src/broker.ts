@@ -1,0 +1,221 @@
+// The composition root: builds storage, router, links and listeners from a
+// validated Config and returns { addresses, close() }. The CLI and the
+// in-process tests both start the broker through startBroker.
+//
+// Decisions recorded here (DESIGN.md leaves them open):
+// - `[ws.N]` listeners and listeners with `tls` are skipped with a warning
+//   (their own issue), so that rumqttd's sample config starts; `[authorization]`
+//   is refused with ERR_UNSUPPORTED (see planListeners).
+// - Data layout: `<storage.dir>/log` (segments) and `<storage.dir>/index` (LevelDB).
+// - close(): stop accepting, close every link (v5: DISCONNECT 0x8B), finish
+//   the commit in progress, close the log, close the index.
+
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { CommitLog, IndexDb } from "../storage/index.ts";
+import type { Config, ListenerConfig } from "./config/index.ts";
+import { BrokerError, ConfigError } from "./errors.ts";
+import type { Logger } from "./log.ts";
+import { Router } from "./router/index.ts";
+import {
+  type Authenticate,
+  ConnectionCounter,
+  createAuthenticator,
+  Listener,
+  type ListenerAddress,
+  type ListenerOptions,
+} from "./server/index.ts";
+
+export interface Broker {
+  addresses: ListenerAddress[];
+  close(): Promise<void>;
+}
+
+export interface BrokerHooks {
+  /** The log failed: nothing may be acknowledged any more; the process should exit 1. */
+  onFatal?: (error: unknown) => void;
+}
+
+/**
+ * The listeners this broker can run, and one warning per listener it skips:
+ * `[ws.N]` (WebSocket) and listeners with `tls` are not started yet. Skipping
+ * a TLS listener never exposes plaintext where TLS was asked for.
+ * `[authorization]` is refused: running without its rules would allow what
+ * the user meant to deny.
+ */
+export function planListeners(config: Config): { listeners: ListenerConfig[]; warnings: string[] } {
+  if (config.authorization !== undefined) {
+    throw new BrokerError("ERR_UNSUPPORTED", "[authorization] rules are not supported yet");
+  }
+  const listeners: ListenerConfig[] = [];
+  const warnings: string[] = [];
+  for (const listener of config.listeners) {
+    const path = `${listener.kind}.${listener.key}`;
+    if (listener.kind === "ws") {
+      warnings.push(
+        `${path}: WebSocket listeners are not supported yet; ${listener.name} not started`,
+      );
+    } else if (listener.tls !== undefined) {
+      warnings.push(`${path}.tls: TLS is not supported yet; ${listener.name} not started`);
+    } else {
+      listeners.push(listener);
+    }
+  }
+  if (listeners.length === 0) {
+    throw new BrokerError(
+      "ERR_UNSUPPORTED",
+      "no plain TCP v4 or v5 listener: nothing to listen on",
+    );
+  }
+  return { listeners, warnings };
+}
+
+/**
+ * One authenticator per listener with an `auth` table; every malformed stored
+ * hash is reported at once, as `file: key.path: message` (exit 2 in the CLI).
+ */
+export function authenticatorsFor(
+  config: Config,
+  listeners: ListenerConfig[],
+): Map<ListenerConfig, Authenticate> {
+  const out = new Map<ListenerConfig, Authenticate>();
+  const problems: string[] = [];
+  for (const listener of listeners) {
+    const table = listener.connections.auth;
+    if (table === undefined) continue;
+    const result = createAuthenticator(table);
+    const path = `${listener.kind}.${listener.key}.connections.auth`;
+    if (Array.isArray(result)) {
+      for (const problem of result) problems.push(`${config.file}: ${path}.${problem}`);
+    } else {
+      out.set(listener, result);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError("ERR_CONFIG_INVALID", problems);
+  return out;
+}
+
+/** The listener's options from its config: the one place config keys become link options. */
+function listenerOptions(
+  lc: ListenerConfig,
+  slots: ConnectionCounter,
+  authenticate: Authenticate | undefined,
+): ListenerOptions {
+  const c = lc.connections;
+  return {
+    name: lc.name,
+    host: lc.host,
+    port: lc.port,
+    nextConnectionDelayMs: lc.nextConnectionDelayMs,
+    link: {
+      listener: lc.name,
+      kind: lc.kind === "v5" ? "v5" : "v4",
+      connectionTimeoutMs: c.connectionTimeoutMs,
+      maxPayloadBytes: c.maxPayloadSize,
+      maxClientIdLen: c.maxClientIdLen,
+      maxInflightCount: c.maxInflightCount,
+      authenticate,
+      maxKeepAliveSec: c.maxKeepAliveSec,
+      receiveMaximum: c.receiveMaximum,
+      slots,
+    },
+  };
+}
+
+/** Opens the commit log and the index under `storage.dir` (`log/` and `index/`). */
+async function openStorage(
+  config: Config,
+  logger: Logger,
+  onTrimmed: (startOffset: number) => void,
+): Promise<{ log: CommitLog; index: IndexDb }> {
+  await mkdir(config.storage.dir, { recursive: true });
+  const { log, report } = await CommitLog.open({
+    dir: join(config.storage.dir, "log"),
+    maxSegmentSize: config.router.maxSegmentSize,
+    maxSegmentCount: config.router.maxSegmentCount,
+    cacheSegments: config.storage.cacheSegments,
+    sync: config.storage.sync,
+    onSegmentsDeleted: (event) => {
+      logger.info({ event: "segment.deleted", ...event }, "segments deleted");
+      onTrimmed(event.startOffset);
+    },
+    onCorruption: (event) => logger.warn({ ...event }, "damaged records skipped"),
+  });
+  logger.info({ event: "storage.recovered", ...report }, "commit log opened");
+  try {
+    const index = await IndexDb.open({
+      dir: join(config.storage.dir, "index"),
+      sync: config.storage.sync,
+    });
+    return { log, index };
+  } catch (error) {
+    await log.close();
+    throw error;
+  }
+}
+
+export async function startBroker(
+  config: Config,
+  logger: Logger,
+  hooks: BrokerHooks = {},
+): Promise<Broker> {
+  const { listeners: listenerConfigs, warnings } = planListeners(config);
+  const authenticators = authenticatorsFor(config, listenerConfigs);
+  for (const warning of config.warnings) {
+    logger.warn({ event: "config.warning", key: warning.keyPath }, warning.text);
+  }
+  for (const warning of warnings) logger.warn({ event: "config.warning" }, warning);
+  let router: Router | undefined;
+  const { log, index } = await openStorage(config, logger, (start) => router?.trimBefore(start));
+  router = new Router({
+    log,
+    index,
+    logger: logger.child({ component: "router" }),
+    maxOutgoingPacketCount: config.router.maxOutgoingPacketCount,
+    onFatal: (error) => hooks.onFatal?.(error),
+  });
+  try {
+    await router.restore();
+  } catch (error) {
+    await log.close();
+    await index.close();
+    throw error;
+  }
+  const slots = new ConnectionCounter(config.router.maxConnections);
+  const listeners: Listener[] = [];
+  const addresses: ListenerAddress[] = [];
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      logger.info({ event: "broker.stopping" }, "stopping");
+      for (const listener of listeners) listener.stopAccepting();
+      await Promise.all(listeners.map((l) => l.closeLinks()));
+      await router?.close();
+      await log.close();
+      await index.close();
+      logger.info({ event: "broker.stopped" }, "stopped");
+    })();
+    return closing;
+  };
+
+  try {
+    for (const lc of listenerConfigs) {
+      const listener = new Listener(
+        listenerOptions(lc, slots, authenticators.get(lc)),
+        router,
+        logger,
+      );
+      listeners.push(listener);
+      addresses.push(await listener.listen());
+    }
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  logger.info(
+    { event: "broker.ready", listeners: addresses.map((a) => ({ ...a })) },
+    `ready: ${addresses.map((a) => `${a.name} ${a.host}:${a.port}`).join(", ")}`,
+  );
+  return { addresses, close };
+}

@@ -1,0 +1,37 @@
+// Acknowledgements from the client for messages the broker sent: PUBACK
+// (QoS 1 done), PUBREC (QoS 2: answer PUBREL), PUBCOMP (QoS 2 done).
+// Who calls it: dispatch.ts. The router owns the inflight window.
+
+import { isFailure, ReasonCode } from "../../protocol/index.ts";
+import type { LinkContext } from "../context.ts";
+
+export function handlePuback(link: LinkContext, packetId: number | undefined): void {
+  if (packetId === undefined) return;
+  if (!link.router.puback(link.session, packetId)) {
+    link.logger.debug({ packet_id: packetId }, "PUBACK for an unknown packet id");
+  }
+}
+
+export function handlePubrec(
+  link: LinkContext,
+  packetId: number | undefined,
+  reasonCode: number | undefined,
+): void {
+  if (packetId === undefined) return;
+  const refused = link.version === 5 && reasonCode !== undefined && isFailure(reasonCode);
+  const known = link.router.pubrec(link.session, packetId, refused);
+  if (refused) return; // [MQTT-4.3.3-4] no PUBREL after a failed PUBREC
+  // Spec 4.3.3: answer PUBREC with PUBREL; v5 says when the id was unknown.
+  if (link.version === 5 && !known) {
+    link.send({ cmd: "pubrel", packetId, reasonCode: ReasonCode.PacketIdentifierNotFound });
+  } else {
+    link.send({ cmd: "pubrel", packetId });
+  }
+}
+
+export function handlePubcomp(link: LinkContext, packetId: number | undefined): void {
+  if (packetId === undefined) return;
+  if (!link.router.pubcomp(link.session, packetId)) {
+    link.logger.debug({ packet_id: packetId }, "PUBCOMP for an unknown packet id");
+  }
+}

@@ -1,0 +1,157 @@
+// The CONNECT handshake: protocol version for this listener, client id rules,
+// the will, authentication (asynchronous: hashes are checked off the event
+// loop; link.ts holds later packets until it ends), the connection limit,
+// keep-alive, then the session (take-over, session present) and the CONNACK.
+// Every refusal is a thrown ProtocolError; answer-error.ts turns it into the
+// CONNACK the client's version understands.
+// Who calls it: dispatch.ts, for the first packet of a link.
+
+import { randomUUID } from "node:crypto";
+import {
+  type ConnackPacket,
+  ConnackReturnCodeV3,
+  type ConnectPacket,
+  ProtocolError,
+  type ProtocolVersion,
+  ReasonCode,
+  topicNameProblem,
+} from "../../protocol/index.ts";
+import type { Message } from "../../router/index.ts";
+import type { LinkContext } from "../context.ts";
+import { forwardedProperties } from "./publish.ts";
+
+/** The prefix of client ids the broker assigns ([MQTT-3.1.3-6], v5 3.2.2.3.7). */
+const ASSIGNED_ID_PREFIX = "auto-";
+
+export async function handleConnect(link: LinkContext, packet: ConnectPacket): Promise<void> {
+  const version = (packet.protocolVersion ?? 4) as ProtocolVersion;
+  // Refusals are encoded in the version the client speaks, so that it can read them.
+  link.adoptVersion(version);
+  checkVersion(link, version);
+  const { clientId, assigned } = checkClientId(link, packet, version);
+  const will = willOf(packet, version, link.options.maxPayloadBytes);
+  await checkCredentials(link, packet);
+  // The connection may have gone while the password was checked.
+  if (!link.open) return;
+  if (!link.holdSlot()) {
+    throw new ProtocolError("QuotaExceeded", "router.max_connections reached");
+  }
+
+  let keepAliveSec = packet.keepalive ?? 0;
+  let serverKeepAlive: number | undefined;
+  const maxKeepAlive = link.options.maxKeepAliveSec;
+  if (version === 5 && (keepAliveSec === 0 || keepAliveSec > maxKeepAlive)) {
+    keepAliveSec = maxKeepAlive;
+    serverKeepAlive = maxKeepAlive;
+  }
+
+  const clean = packet.clean ?? true;
+  const expiryIntervalSec = version === 5 ? (packet.properties?.sessionExpiryInterval ?? 0) : 0;
+  const { session, sessionPresent } = link.router.connect({
+    clientId,
+    cleanStart: clean,
+    persistent: version === 5 ? expiryIntervalSec > 0 : !clean,
+    expiryIntervalSec,
+    will,
+    maxInflight: link.options.maxInflightCount,
+    link,
+    logger: link.logger,
+  });
+  link.accept(clientId, version, keepAliveSec, session);
+
+  const connack: ConnackPacket =
+    version === 5
+      ? {
+          cmd: "connack",
+          sessionPresent,
+          reasonCode: ReasonCode.Success,
+          properties: {
+            receiveMaximum: link.options.receiveMaximum,
+            subscriptionIdentifiersAvailable: false,
+            sharedSubscriptionAvailable: false,
+            ...(assigned ? { assignedClientIdentifier: clientId } : {}),
+            ...(serverKeepAlive === undefined ? {} : { serverKeepAlive }),
+          },
+        }
+      : { cmd: "connack", sessionPresent, returnCode: ConnackReturnCodeV3.Accepted };
+  link.send(connack);
+  link.logger.info(
+    {
+      event: "conn.accepted",
+      session_present: sessionPresent,
+      version,
+      keep_alive_sec: keepAliveSec,
+    },
+    "client connected",
+  );
+  link.router.resume(session);
+}
+
+function checkVersion(link: LinkContext, version: ProtocolVersion): void {
+  // [MQTT-3.1.2-2] A protocol level the listener does not speak: "unsupported protocol version".
+  const ok = link.options.kind === "v5" ? version === 5 : version === 3 || version === 4;
+  if (!ok) {
+    throw new ProtocolError(
+      "UnsupportedProtocolVersion",
+      `protocol version ${version} on a ${link.options.kind} listener`,
+    );
+  }
+}
+
+function checkClientId(
+  link: LinkContext,
+  packet: ConnectPacket,
+  version: ProtocolVersion,
+): { clientId: string; assigned: boolean } {
+  const clientId = packet.clientId ?? "";
+  if (clientId.length > 0) {
+    if (clientId.length > link.options.maxClientIdLen || clientId.includes("\u0000")) {
+      throw new ProtocolError("ClientIdentifierNotValid", "client id too long or invalid");
+    }
+    return { clientId, assigned: false };
+  }
+  // MQTT 3.1 requires a client id of 1 to 23 characters.
+  if (version === 3) throw new ProtocolError("ClientIdentifierNotValid", "empty client id (3.1)");
+  // [MQTT-3.1.3-8] An empty client id with CleanSession 0 is refused with 0x02 (3.1.1).
+  if (version === 4 && packet.clean === false) {
+    throw new ProtocolError("ClientIdentifierNotValid", "empty client id without clean session");
+  }
+  // [MQTT-3.1.3-6] Otherwise the server assigns a unique id (v5 returns it in CONNACK).
+  return { clientId: `${ASSIGNED_ID_PREFIX}${randomUUID()}`, assigned: true };
+}
+
+async function checkCredentials(link: LinkContext, packet: ConnectPacket): Promise<void> {
+  const authenticate = link.options.authenticate;
+  if (authenticate === undefined) return;
+  // An auth table means anonymous clients are refused.
+  if (packet.username === undefined) {
+    throw new ProtocolError("NotAuthorized", "anonymous client on a listener with auth");
+  }
+  const ok = await authenticate(packet.username, packet.password ?? Buffer.alloc(0));
+  if (!ok) throw new ProtocolError("BadUserNameOrPassword", "bad user name or password");
+}
+
+function willOf(
+  packet: ConnectPacket,
+  version: ProtocolVersion,
+  maxPayloadBytes: number,
+): Message | undefined {
+  const will = packet.will;
+  if (will === undefined) return undefined;
+  if (topicNameProblem(will.topic) !== undefined) {
+    throw new ProtocolError("TopicNameInvalid", "invalid will topic");
+  }
+  const payload = Buffer.isBuffer(will.payload) ? will.payload : Buffer.from(will.payload);
+  if (payload.length > maxPayloadBytes) {
+    throw new ProtocolError("PacketTooLarge", "will payload larger than max_payload_size");
+  }
+  const properties = version === 5 ? forwardedProperties(will.properties) : undefined;
+  return {
+    topic: will.topic,
+    qos: will.qos ?? 0,
+    retain: will.retain ?? false,
+    payload,
+    ...(properties === undefined ? {} : { properties }),
+    expiresAtMs: null,
+  };
+}

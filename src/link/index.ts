@@ -1,0 +1,4 @@
+// Front door of src/link: one connection's life. The server imports only this file.
+
+export { Link } from "./link.ts";
+export type { ConnectionSlots, LinkOptions } from "./options.ts";

@@ -1,0 +1,301 @@
+// One connection's life: decodes packets from the socket, runs the CONNECT
+// handshake (through handlers/connect.ts), dispatches packets to their
+// handlers, enforces connection_timeout_ms and the keep-alive (1.5 x), turns
+// every ProtocolError into its answer through answer-error.ts, and writes
+// what the router hands it with backpressure (reading pauses while the
+// socket's buffer is full; delivery resumes on 'drain').
+//
+// Who calls it: the server creates one per accepted socket. It calls the
+// router; the router calls it back through SessionLink.
+
+import type { Socket } from "node:net";
+import type { Logger } from "../log.ts";
+import {
+  createDecoder,
+  encodePacket,
+  type MqttPacket,
+  ProtocolError,
+  type ProtocolVersion,
+} from "../protocol/index.ts";
+import type { OutgoingPublish, Router, Session } from "../router/index.ts";
+import { answerFor } from "./answer-error.ts";
+import type { LinkContext } from "./context.ts";
+import { dispatch } from "./dispatch.ts";
+import type { LinkOptions } from "./options.ts";
+
+/** Room for a PUBLISH's topic, properties and header beyond its payload. */
+const PACKET_OVERHEAD_BYTES = 128 * 1024;
+/** How long a closing link waits for the peer to read our last packet and close. */
+const CLOSE_GRACE_MS = 2000;
+
+type State = "connecting" | "connected" | "closing" | "closed";
+
+export class Link implements LinkContext {
+  readonly router: Router;
+  readonly options: LinkOptions;
+  inboundUnacked = 0;
+  #logger: Logger;
+  readonly #socket: Socket;
+  #state: State = "connecting";
+  #version: ProtocolVersion;
+  #session: Session | undefined;
+  #slotHeld = false;
+  #publishWillOnClose = true;
+  #connectTimer: NodeJS.Timeout | undefined;
+  /** True while the CONNECT handler runs; packets that follow it are held until it ends. */
+  #handshaking = false;
+  readonly #held: MqttPacket[] = [];
+  #keepAliveTimer: NodeJS.Timeout | undefined;
+
+  constructor(socket: Socket, options: LinkOptions, router: Router, logger: Logger) {
+    this.#socket = socket;
+    this.options = options;
+    this.router = router;
+    this.#logger = logger;
+    this.#version = options.kind === "v5" ? 5 : 4;
+  }
+
+  get logger(): Logger {
+    return this.#logger;
+  }
+
+  get version(): ProtocolVersion {
+    return this.#version;
+  }
+
+  get session(): Session {
+    if (this.#session === undefined) throw new ProtocolError("ProtocolError", "no session yet");
+    return this.#session;
+  }
+
+  get open(): boolean {
+    return this.#state === "connecting" || this.#state === "connected";
+  }
+
+  get writable(): boolean {
+    return this.#state === "connected" && !this.#socket.writableNeedDrain;
+  }
+
+  /** Starts reading. [MQTT-3.1.0-1] Until CONNECT arrives, only connection_timeout_ms runs. */
+  start(): void {
+    const socket = this.#socket;
+    socket.setNoDelay(true);
+    const decoder = createDecoder({
+      maxPacketBytes: this.options.maxPayloadBytes + PACKET_OVERHEAD_BYTES,
+      onPacket: (packet) => this.#onPacket(packet),
+      onError: (error) => this.#reject(error),
+    });
+    socket.on("data", (chunk: Buffer) => {
+      if (this.open) decoder.push(chunk);
+    });
+    socket.on("drain", () => {
+      if (this.#state !== "connected") return;
+      if (!this.#handshaking) socket.resume();
+      if (this.#session !== undefined) this.router.pump(this.#session);
+    });
+    socket.on("error", (error) => {
+      this.#logger.debug({ err: error }, "socket error");
+    });
+    socket.on("close", () => this.#onClose());
+    this.#connectTimer = setTimeout(() => {
+      this.#logger.warn({ event: "conn.closed", reason: "connect_timeout" }, "no CONNECT in time");
+      this.#destroy();
+    }, this.options.connectionTimeoutMs);
+    this.#connectTimer.unref();
+  }
+
+  accept(clientId: string, version: ProtocolVersion, keepAliveSec: number, session: Session): void {
+    this.#version = version;
+    this.#session = session;
+    this.#state = "connected";
+    this.#logger = this.#logger.child({ client_id: clientId });
+    clearTimeout(this.#connectTimer);
+    if (keepAliveSec > 0) {
+      // [MQTT-3.1.2-24] No packet within 1.5 x the keep-alive: the connection is dead.
+      this.#keepAliveTimer = setTimeout(() => {
+        this.#logger.warn({ event: "conn.closed", reason: "keep_alive" }, "keep-alive expired");
+        this.#reject(new ProtocolError("KeepAliveTimeout", "keep-alive expired"));
+      }, keepAliveSec * 1500);
+      this.#keepAliveTimer.unref();
+    }
+  }
+
+  adoptVersion(version: ProtocolVersion): void {
+    this.#version = version;
+  }
+
+  holdSlot(): boolean {
+    this.#slotHeld = this.options.slots.tryAcquire();
+    return this.#slotHeld;
+  }
+
+  send(packet: MqttPacket): void {
+    if (!this.open) return;
+    if (this.#logger.isLevelEnabled("debug")) {
+      this.#logger.debug({ event: "packet.sent", packet: packet.cmd }, "sent");
+    }
+    let bytes: Buffer;
+    try {
+      bytes = encodePacket(packet, this.#version);
+    } catch (error) {
+      // A packet we cannot encode is our bug, not the client's: drop the connection, keep serving.
+      this.#logger.error({ err: error, packet: packet.cmd }, "packet could not be encoded");
+      this.#destroy();
+      return;
+    }
+    const ok = this.#socket.write(bytes);
+    // A client that does not read what we send is not read either, until 'drain'.
+    if (!ok) this.#socket.pause();
+  }
+
+  sendPublish(publish: OutgoingPublish): void {
+    this.send({
+      cmd: "publish",
+      topic: publish.topic,
+      payload: publish.payload,
+      qos: publish.qos,
+      dup: publish.dup,
+      retain: publish.retain,
+      ...(publish.packetId === undefined ? {} : { packetId: publish.packetId }),
+      ...(this.#version === 5 && publish.properties !== undefined
+        ? { properties: publish.properties }
+        : {}),
+    });
+  }
+
+  sendPubrel(packetId: number): void {
+    this.send({ cmd: "pubrel", packetId });
+  }
+
+  /** [MQTT-3.1.4-2] The session moved to a newer connection: v5 gets DISCONNECT 0x8E. */
+  takeOver(): void {
+    this.#publishWillOnClose = false; // the router has dealt with the will
+    this.#logger.info({ event: "conn.closed", reason: "taken_over" }, "connection taken over");
+    this.#closeWith(new ProtocolError("SessionTakenOver", "session taken over"));
+  }
+
+  /**
+   * The broker is stopping: v5 clients get DISCONNECT 0x8B. The will is not
+   * published: the log is closing, and the session is not ended by the client.
+   */
+  shutdown(): void {
+    this.#publishWillOnClose = false;
+    if (this.#state === "connected") {
+      this.#closeWith(new ProtocolError("ServerShuttingDown", "broker stopping"));
+    } else {
+      this.#destroy();
+    }
+  }
+
+  closeGracefully(publishWill: boolean): void {
+    this.#publishWillOnClose = publishWill;
+    this.#end();
+  }
+
+  #onPacket(packet: MqttPacket): void {
+    if (!this.open) return;
+    this.#keepAliveTimer?.refresh();
+    if (this.#logger.isLevelEnabled("debug")) {
+      this.#logger.debug({ event: "packet.received", packet: packet.cmd }, "received");
+    }
+    // While CONNECT is being handled (the password check is asynchronous), later packets
+    // wait here, in order; reading is paused, so this holds at most the chunks already read.
+    if (this.#handshaking) {
+      this.#held.push(packet);
+      return;
+    }
+    this.#dispatch(packet);
+  }
+
+  #dispatch(packet: MqttPacket): void {
+    let result: Promise<void> | undefined;
+    try {
+      result = dispatch(this, packet, this.#state === "connected");
+    } catch (error) {
+      this.#onHandlerError(error);
+      return;
+    }
+    if (result === undefined) return;
+    if (packet.cmd !== "connect") {
+      result.catch((error: unknown) => this.#onHandlerError(error));
+      return;
+    }
+    this.#handshaking = true;
+    this.#socket.pause();
+    result.then(
+      () => {
+        this.#handshaking = false;
+        for (const held of this.#held.splice(0)) {
+          if (!this.open) return;
+          this.#dispatch(held);
+        }
+        if (this.open && !this.#socket.writableNeedDrain) this.#socket.resume();
+      },
+      (error: unknown) => {
+        this.#handshaking = false;
+        this.#held.length = 0;
+        this.#onHandlerError(error);
+      },
+    );
+  }
+
+  #onHandlerError(error: unknown): void {
+    if (error instanceof ProtocolError) {
+      this.#reject(error);
+      return;
+    }
+    // Not the client's fault (the log failed, or a bug): close without acknowledging.
+    this.#logger.error({ err: error }, "packet handling failed");
+    this.#destroy();
+  }
+
+  /** A peer's mistake: log it, answer it, close. */
+  #reject(error: ProtocolError): void {
+    if (!this.open) return;
+    this.#logger.warn(
+      { event: "packet.rejected", reason_code: error.reasonCode, reason: error.reason, err: error },
+      "connection refused or closed for a protocol error",
+    );
+    this.#closeWith(error);
+  }
+
+  #closeWith(error: ProtocolError): void {
+    const answer = answerFor(error, this.#version, this.#state === "connected");
+    if (answer.packet !== undefined) this.send(answer.packet);
+    this.#end();
+  }
+
+  /** Flushes what was written, then closes; destroys the socket if the peer lingers. */
+  #end(): void {
+    if (!this.open) return;
+    this.#state = "closing";
+    this.#clearTimers();
+    this.#socket.end();
+    setTimeout(() => this.#destroy(), CLOSE_GRACE_MS).unref();
+  }
+
+  #destroy(): void {
+    this.#clearTimers();
+    if (this.#state !== "closed") this.#state = "closing";
+    this.#socket.destroy();
+  }
+
+  #clearTimers(): void {
+    clearTimeout(this.#connectTimer);
+    clearTimeout(this.#keepAliveTimer);
+  }
+
+  #onClose(): void {
+    const wasConnected = this.#session !== undefined;
+    this.#state = "closed";
+    this.#clearTimers();
+    if (this.#slotHeld) {
+      this.#slotHeld = false;
+      this.options.slots.release();
+    }
+    if (wasConnected && this.#session !== undefined) {
+      this.router.disconnect(this.#session, this, { publishWill: this.#publishWillOnClose });
+    }
+    this.#logger.info({ event: "conn.closed" }, "connection closed");
+  }
+}

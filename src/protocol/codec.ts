@@ -1,0 +1,121 @@
+// The codec: a thin wrapper over mqtt-packet for MQTT 3.1, 3.1.1 and 5.
+// One decoder per connection; it learns the protocol version from the
+// CONNECT it parses. This is the one place where mqtt-packet's `messageId`
+// becomes our `packetId` and back.
+//
+// Who calls it: the link (decode what a socket delivers, encode what it
+// writes). It never touches a socket and never throws out of `push`: parse
+// failures are reported through `onError` as a ProtocolError.
+
+import mqttPacket from "mqtt-packet";
+import { ProtocolError } from "./protocol-error.ts";
+
+type Raw = mqttPacket.Packet;
+
+/** mqtt-packet's packet with `messageId` renamed to `packetId`, per packet type. */
+type Converted<P> = P extends unknown
+  ? Omit<P, "messageId" | "length"> & { packetId?: number }
+  : never;
+
+export type MqttPacket = Converted<Raw>;
+export type ConnectPacket = Converted<mqttPacket.IConnectPacket>;
+export type ConnackPacket = Converted<mqttPacket.IConnackPacket>;
+export type PublishPacket = Converted<mqttPacket.IPublishPacket>;
+export type SubscribePacket = Converted<mqttPacket.ISubscribePacket>;
+export type SubackPacket = Converted<mqttPacket.ISubackPacket>;
+export type UnsubscribePacket = Converted<mqttPacket.IUnsubscribePacket>;
+export type UnsubackPacket = Converted<mqttPacket.IUnsubackPacket>;
+export type DisconnectPacket = Converted<mqttPacket.IDisconnectPacket>;
+export type PacketType = MqttPacket["cmd"];
+export type Qos = mqttPacket.QoS;
+
+/** 3 = MQTT 3.1 (MQIsdp), 4 = MQTT 3.1.1, 5 = MQTT 5. */
+export type ProtocolVersion = 3 | 4 | 5;
+
+export interface DecoderOptions {
+  /** Set by a client, which knows its version; a server's decoder learns it from CONNECT. */
+  protocolVersion?: ProtocolVersion;
+  /** Packets whose remaining length exceeds this are refused before they are buffered. */
+  maxPacketBytes: number;
+  onPacket: (packet: MqttPacket, bytes: number) => void;
+  onError: (error: ProtocolError) => void;
+}
+
+export interface Decoder {
+  /** Feeds bytes; complete packets are handed to onPacket in order, synchronously. */
+  push(chunk: Buffer): void;
+}
+
+function fromRaw(raw: Raw): MqttPacket {
+  const { messageId, length: _length, ...rest } = raw as Raw & { length?: number };
+  const packet = rest as MqttPacket;
+  if (messageId !== undefined) packet.packetId = messageId;
+  return packet;
+}
+
+function classifyParseError(message: string): ProtocolError {
+  // mqtt-packet reports an unknown protocol level in CONNECT this way; the
+  // link answers it with "unsupported protocol version" ([MQTT-3.1.2-2]).
+  if (message === "Invalid protocol version") {
+    return new ProtocolError("UnsupportedProtocolVersion", message);
+  }
+  return new ProtocolError("MalformedPacket", message);
+}
+
+export function createDecoder(options: DecoderOptions): Decoder {
+  const parser = mqttPacket.parser(
+    options.protocolVersion === undefined ? {} : { protocolVersion: options.protocolVersion },
+  );
+  let failed = false;
+  const ready: Array<{ packet: Raw; bytes: number }> = [];
+  parser.on("packet", (packet: Raw) => {
+    ready.push({ packet, bytes: (packet as Raw & { length?: number }).length ?? 0 });
+  });
+  parser.on("error", (error: Error) => {
+    if (failed) return;
+    failed = true;
+    options.onError(classifyParseError(error.message));
+  });
+  return {
+    push(chunk) {
+      if (failed) return;
+      try {
+        parser.parse(chunk);
+      } catch (error) {
+        // mqtt-packet reports bad input through 'error'; a throw is a parser bug on odd input,
+        // still the peer's bytes: answer it as malformed rather than crash the broker.
+        failed = true;
+        options.onError(
+          new ProtocolError("MalformedPacket", "undecodable packet", { cause: error }),
+        );
+        return;
+      }
+      // Packets are collected during parse() and handed on afterwards, so a
+      // handler that throws or closes the link cannot corrupt parser state.
+      for (const { packet, bytes } of ready.splice(0)) {
+        if (failed) return;
+        if (bytes > options.maxPacketBytes) {
+          failed = true;
+          options.onError(new ProtocolError("PacketTooLarge", `packet of ${bytes} bytes`));
+          return;
+        }
+        options.onPacket(fromRaw(packet), bytes);
+      }
+      // A packet still being received: refuse it once its announced length is
+      // known, before buffering the rest of it.
+      const pending = (parser as unknown as { packet?: { length?: number } }).packet?.length ?? -1;
+      if (!failed && pending > options.maxPacketBytes) {
+        failed = true;
+        options.onError(new ProtocolError("PacketTooLarge", `packet of ${pending} bytes`));
+      }
+    },
+  };
+}
+
+/** Encodes one packet for a peer speaking `version`. Throws on a packet mqtt-packet cannot encode. */
+export function encodePacket(packet: MqttPacket, version: ProtocolVersion): Buffer {
+  const { packetId, ...rest } = packet as MqttPacket & { packetId?: number };
+  const raw = rest as Raw;
+  if (packetId !== undefined) raw.messageId = packetId;
+  return mqttPacket.generate(raw, { protocolVersion: version });
+}

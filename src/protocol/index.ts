@@ -1,0 +1,37 @@
+// Front door of src/protocol: reason codes, the ProtocolError, topic rules
+// and the codec. Other modules import only this file.
+
+export {
+  type ConnackPacket,
+  type ConnectPacket,
+  createDecoder,
+  type Decoder,
+  type DecoderOptions,
+  type DisconnectPacket,
+  encodePacket,
+  type MqttPacket,
+  type PacketType,
+  type ProtocolVersion,
+  type PublishPacket,
+  type Qos,
+  type SubackPacket,
+  type SubscribePacket,
+  type UnsubackPacket,
+  type UnsubscribePacket,
+} from "./codec.ts";
+export { ProtocolError } from "./protocol-error.ts";
+export {
+  ConnackReturnCodeV3,
+  isFailure,
+  ReasonCode,
+  type ReasonCodeName,
+  SubackFailureV3,
+  toV3ConnackReturnCode,
+} from "./reason-codes.ts";
+export {
+  MAX_TOPIC_BYTES,
+  type TopicProblem,
+  topicFilterProblem,
+  topicMatches,
+  topicNameProblem,
+} from "./topic.ts";

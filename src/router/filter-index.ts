@@ -1,0 +1,53 @@
+// One subscribed filter's index: the ascending log offsets of the messages
+// whose topic matches the filter, shared by every session subscribed to it.
+// Sessions keep cursors into the log and look their next offset up here; no
+// session holds a copy of a message.
+//
+// Who calls it: the router (push at append time, trim when the log drops
+// segments) and sessions (nextAtOrAfter while delivering).
+//
+// Invariants:
+// - offsets are strictly ascending (the router pushes in append order).
+
+import assert from "node:assert/strict";
+
+export class FilterIndex<S> {
+  readonly filter: string;
+  /** Sessions subscribed to this filter. */
+  readonly subscribers = new Set<S>();
+  #offsets: number[] = [];
+
+  constructor(filter: string) {
+    this.filter = filter;
+  }
+
+  get length(): number {
+    return this.#offsets.length;
+  }
+
+  push(offset: number): void {
+    const last = this.#offsets[this.#offsets.length - 1];
+    assert.ok(last === undefined || offset > last, "filter index offsets must ascend");
+    this.#offsets.push(offset);
+  }
+
+  /** The smallest indexed offset >= `offset`, or undefined. Binary search. */
+  nextAtOrAfter(offset: number): number | undefined {
+    const offsets = this.#offsets;
+    let lo = 0;
+    let hi = offsets.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((offsets[mid] as number) < offset) lo = mid + 1;
+      else hi = mid;
+    }
+    return offsets[lo];
+  }
+
+  /** Forgets offsets below `offset` (the log no longer holds them). */
+  trimBefore(offset: number): void {
+    let n = 0;
+    while (n < this.#offsets.length && (this.#offsets[n] as number) < offset) n++;
+    if (n > 0) this.#offsets.splice(0, n);
+  }
+}

@@ -1,0 +1,70 @@
+// Group commit for the router: every publish appended in one turn of the
+// event loop waits for one `log.commit()`, started from setImmediate so that
+// the appends of every socket read in that turn share it (DESIGN.md, step 3).
+// When a commit resolves, its publishers may be acknowledged and the filter
+// indices that received offsets are handed back so their subscribers can be fed.
+//
+// Who calls it: the router only.
+
+import type { RouterLog } from "./delivery.ts";
+import type { FilterIndex } from "./filter-index.ts";
+import type { Session } from "./session.ts";
+
+export class GroupCommit {
+  readonly #log: RouterLog;
+  readonly #onCommitted: (dirty: Set<FilterIndex<Session>>) => void;
+  readonly #onFailed: (error: unknown) => void;
+  #waiters: Array<{ resolve: () => void; reject: (error: unknown) => void }> = [];
+  #dirty = new Set<FilterIndex<Session>>();
+  #scheduled = false;
+  #running: Promise<void> = Promise.resolve();
+
+  constructor(
+    log: RouterLog,
+    onCommitted: (dirty: Set<FilterIndex<Session>>) => void,
+    onFailed: (error: unknown) => void,
+  ) {
+    this.#log = log;
+    this.#onCommitted = onCommitted;
+    this.#onFailed = onFailed;
+  }
+
+  /** A filter index received an offset that becomes visible with the next commit. */
+  markDirty(index: FilterIndex<Session>): void {
+    this.#dirty.add(index);
+  }
+
+  /** Resolves when everything appended before this call is committed. */
+  wait(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#waiters.push({ resolve, reject });
+      if (this.#scheduled) return;
+      this.#scheduled = true;
+      setImmediate(() => this.#run());
+    });
+  }
+
+  /** Graceful stop: waits for the scheduled and running commits; never rejects. */
+  async drain(): Promise<void> {
+    if (this.#scheduled || this.#waiters.length > 0) await this.wait().catch(() => undefined);
+    await this.#running;
+  }
+
+  #run(): void {
+    this.#scheduled = false;
+    const waiters = this.#waiters;
+    const dirty = this.#dirty;
+    this.#waiters = [];
+    this.#dirty = new Set();
+    this.#running = this.#log.commit().then(
+      () => {
+        for (const waiter of waiters) waiter.resolve();
+        this.#onCommitted(dirty);
+      },
+      (error: unknown) => {
+        this.#onFailed(error);
+        for (const waiter of waiters) waiter.reject(error);
+      },
+    );
+  }
+}

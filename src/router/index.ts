@@ -1,0 +1,12 @@
+// Front door of src/router. Links and broker.ts import only this file.
+
+export type { RouterLog } from "./delivery.ts";
+export type { ForwardedProperties, Message, OutgoingPublish, Qos } from "./message.ts";
+export {
+  type ConnectRequest,
+  Router,
+  type RouterOptions,
+  type SubscribeRequest,
+  type SubscribeResult,
+} from "./router.ts";
+export type { Session, SessionLink } from "./session.ts";

@@ -1,0 +1,84 @@
+// What the router moves around: an application message (topic, QoS, payload
+// and the MQTT 5 properties that travel with it) and how it is packed into a
+// commit-log record's opaque body.
+//
+// Body layout, format version 1 (all integers big-endian):
+//   u8  format version (1)
+//   u32 length N of the properties block
+//   N   properties as UTF-8 JSON (Buffers as base64 strings), N = 0 when none
+//   ... payload bytes
+// The header fields the storage engine keeps beside the body (topic, qos,
+// retain, timestamp, expiry) are not repeated here.
+
+import assert from "node:assert/strict";
+
+export type Qos = 0 | 1 | 2;
+
+/** MQTT 5 publish properties that are forwarded to subscribers unchanged. */
+export interface ForwardedProperties {
+  payloadFormatIndicator?: boolean;
+  contentType?: string;
+  responseTopic?: string;
+  correlationData?: Buffer;
+  userProperties?: Record<string, string | string[]>;
+}
+
+export interface Message {
+  topic: string;
+  qos: Qos;
+  retain: boolean;
+  payload: Buffer;
+  properties?: ForwardedProperties;
+  /** MQTT 5 message expiry, ms since the epoch; null = never. */
+  expiresAtMs: number | null;
+}
+
+/** A message on its way to one subscriber. */
+export interface OutgoingPublish {
+  topic: string;
+  qos: Qos;
+  retain: boolean;
+  dup: boolean;
+  payload: Buffer;
+  /** Present when qos > 0. */
+  packetId?: number;
+  properties?: ForwardedProperties;
+}
+
+const BODY_FORMAT_VERSION = 1;
+const HEADER_BYTES = 5;
+
+export function encodeBody(payload: Buffer, properties: ForwardedProperties | undefined): Buffer {
+  let props = Buffer.alloc(0);
+  if (properties !== undefined && Object.keys(properties).length > 0) {
+    const json: Record<string, unknown> = { ...properties };
+    if (properties.correlationData !== undefined) {
+      json.correlationData = properties.correlationData.toString("base64");
+    }
+    props = Buffer.from(JSON.stringify(json), "utf8");
+  }
+  const header = Buffer.alloc(HEADER_BYTES);
+  header.writeUInt8(BODY_FORMAT_VERSION, 0);
+  header.writeUInt32BE(props.length, 1);
+  return Buffer.concat([header, props, payload]);
+}
+
+export function decodeBody(body: Uint8Array): {
+  payload: Buffer;
+  properties: ForwardedProperties | undefined;
+} {
+  const buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  // The log has CRC-checked the record, so a bad header is a bug, not damage.
+  assert.ok(buf.length >= HEADER_BYTES, "message body shorter than its header");
+  assert.equal(buf.readUInt8(0), BODY_FORMAT_VERSION, "unknown message body format");
+  const propsLength = buf.readUInt32BE(1);
+  assert.ok(HEADER_BYTES + propsLength <= buf.length, "message body properties overrun");
+  const payload = buf.subarray(HEADER_BYTES + propsLength);
+  if (propsLength === 0) return { payload, properties: undefined };
+  const json = JSON.parse(buf.toString("utf8", HEADER_BYTES, HEADER_BYTES + propsLength));
+  const properties: ForwardedProperties = { ...json };
+  if (typeof json.correlationData === "string") {
+    properties.correlationData = Buffer.from(json.correlationData, "base64");
+  }
+  return { payload, properties };
+}

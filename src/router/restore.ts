@@ -1,0 +1,61 @@
+// Start-up: turns the sessions stored in the index (written ahead by
+// session-store.ts) back into Session objects, and rebuilds the filter indices of their subscriptions by
+// scanning the log (the log is the truth; filter indices are never stored).
+//
+// Who calls it: Router.restore, once, before any listener accepts.
+
+import type { RouterLog } from "./delivery.ts";
+import type { StoredSession } from "./persistence.ts";
+import { NEVER_EXPIRES_SEC, Session } from "./session.ts";
+import type { SubscriptionTable } from "./subscription-table.ts";
+
+/** Bytes asked of each log read while scanning. */
+export const SCAN_READ_BYTES = 1024 * 1024;
+
+/** The restored session and how long it has left offline; undefined when it has expired. */
+export function sessionFromStore(
+  s: StoredSession,
+  log: RouterLog,
+  table: SubscriptionTable,
+  nowMs: number,
+): { session: Session; expiresInMs: number } | undefined {
+  const expiresInMs = s.disconnectedAtMs + s.expiryIntervalSec * 1000 - nowMs;
+  const expires = s.expiryIntervalSec !== 0 && s.expiryIntervalSec !== NEVER_EXPIRES_SEC;
+  if (expires && expiresInMs <= 0) return undefined;
+  // A cursor is never trusted beyond the log: clamp it into what the log holds.
+  const cursor = Math.min(Math.max(s.cursor, log.startOffset), log.committedOffset);
+  const session = new Session(s.clientId, cursor, true, s.expiryIntervalSec);
+  session.disconnectedAtMs = s.disconnectedAtMs;
+  for (const sub of s.subscriptions) table.add(session, sub.filter, sub.qos, sub.sinceOffset);
+  session.stored = true;
+  for (const entry of s.inflight) {
+    session.inflight.set(entry.packetId, {
+      publish: entry.publish,
+      phase: entry.phase,
+      seq: entry.seq,
+    });
+    session.nextSeq = Math.max(session.nextSeq, entry.seq + 1);
+  }
+  for (const packetId of s.inboundQos2) session.inboundQos2.set(packetId, Promise.resolve());
+  return { session, expiresInMs };
+}
+
+/** Pushes every committed offset from `from` on into the indices of the filters it matches. */
+export async function rebuildFilterIndices(
+  log: RouterLog,
+  table: SubscriptionTable,
+  from: number,
+): Promise<void> {
+  const end = log.committedOffset;
+  let next = Math.max(from, log.startOffset);
+  while (next < end) {
+    const records = await log.read(next, SCAN_READ_BYTES);
+    const last = records[records.length - 1];
+    if (last === undefined) break;
+    for (const record of records) {
+      if (record.offset >= end) break;
+      for (const index of table.match(record.topic)) index.push(record.offset);
+    }
+    next = last.offset + 1;
+  }
+}

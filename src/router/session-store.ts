@@ -1,0 +1,158 @@
+// Write-ahead of session state to the storage index, so that what a client
+// was told survives a kill (DESIGN.md's durability contract):
+// - a subscription is stored before its SUBACK, an unsubscription before its UNSUBACK;
+// - an inbound QoS 2 packet id is stored before PUBREC and deleted before PUBCOMP;
+// - an outbound packet-id assignment (with its message) and the session's
+//   cursor are stored before the PUBLISH goes out;
+// - acks, session records and expiry updates are queued without waiting.
+// Changes made in one turn of the event loop are written as one atomic
+// LevelDB batch; batches are written one after the other, in order, so
+// `flush()` resolving means everything queued before it is durable.
+//
+// Who calls it: the router and delivery.ts. A failed write is fatal (the
+// router stops acknowledging), like a failed commit of the log.
+
+import type { IndexBatch, IndexDb } from "../../storage/index.ts";
+import type { OutgoingPublish, Qos } from "./message.ts";
+import { messageToJson, SESSION_CURSOR } from "./persistence.ts";
+
+/** A change to apply to the next batch; "forget" needs a read of what is stored first. */
+type Op = { clientId: string; apply: (batch: IndexBatch) => void } | { forget: string };
+
+export class SessionStore {
+  readonly #index: IndexDb;
+  readonly #onFatal: (error: unknown) => void;
+  #ops: Op[] = [];
+  #waiters: Array<{ resolve: () => void; reject: (error: unknown) => void }> = [];
+  #scheduled = false;
+  #writing: Promise<void> = Promise.resolve();
+  #failed: unknown;
+
+  constructor(index: IndexDb, onFatal: (error: unknown) => void) {
+    this.#index = index;
+    this.#onFatal = onFatal;
+  }
+
+  putSession(clientId: string, expiryIntervalSec: number, disconnectedAtMs: number | null): void {
+    const index = this.#index;
+    const value = { expiryIntervalSec, disconnectedAtMs };
+    this.#push({ clientId, apply: (b) => b.put(index.sessions, [clientId], value) });
+  }
+
+  putSubscription(clientId: string, filter: string, qos: Qos, sinceOffset: number): void {
+    const index = this.#index;
+    const value = { qos, sinceOffset };
+    this.#push({ clientId, apply: (b) => b.put(index.subscriptions, [clientId, filter], value) });
+  }
+
+  delSubscription(clientId: string, filter: string): void {
+    const index = this.#index;
+    this.#push({ clientId, apply: (b) => b.del(index.subscriptions, [clientId, filter]) });
+  }
+
+  putCursor(clientId: string, cursor: number): void {
+    const index = this.#index;
+    this.#push({
+      clientId,
+      apply: (b) => b.put(index.cursors, [clientId, SESSION_CURSOR], cursor),
+    });
+  }
+
+  putOutbound(
+    clientId: string,
+    packetId: number,
+    seq: number,
+    phase: "publish" | "pubrel",
+    publish: OutgoingPublish,
+  ): void {
+    const index = this.#index;
+    const value = { seq, phase, ...messageToJson(publish) };
+    this.#push({ clientId, apply: (b) => b.put(index.outbound, [clientId, packetId], value) });
+  }
+
+  delOutbound(clientId: string, packetId: number): void {
+    const index = this.#index;
+    this.#push({ clientId, apply: (b) => b.del(index.outbound, [clientId, packetId]) });
+  }
+
+  putInbound(clientId: string, packetId: number): void {
+    const index = this.#index;
+    this.#push({ clientId, apply: (b) => b.put(index.inbound, [clientId, packetId], true) });
+  }
+
+  delInbound(clientId: string, packetId: number): void {
+    const index = this.#index;
+    this.#push({ clientId, apply: (b) => b.del(index.inbound, [clientId, packetId]) });
+  }
+
+  /** Deletes everything stored for a client (its session ended). */
+  forget(clientId: string): void {
+    // Changes queued for this client in the same batch would survive the
+    // deletion (it reads what is stored before the batch): drop them.
+    this.#ops = this.#ops.filter((op) => "forget" in op || op.clientId !== clientId);
+    this.#push({ forget: clientId });
+  }
+
+  /** Resolves when everything queued so far is durable; rejects if the index failed. */
+  flush(): Promise<void> {
+    if (this.#failed !== undefined) return Promise.reject(this.#failed);
+    if (this.#ops.length === 0 && this.#waiters.length === 0) return this.#writing;
+    return new Promise((resolve, reject) => {
+      this.#waiters.push({ resolve, reject });
+      this.#schedule();
+    });
+  }
+
+  #push(op: Op): void {
+    this.#ops.push(op);
+    this.#schedule();
+  }
+
+  #schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      const ops = this.#ops;
+      const waiters = this.#waiters;
+      this.#ops = [];
+      this.#waiters = [];
+      this.#writing = this.#writing
+        .then(() => this.#write(ops))
+        .then(
+          () => {
+            for (const w of waiters) w.resolve();
+          },
+          (error: unknown) => {
+            if (this.#failed === undefined) {
+              this.#failed = error;
+              this.#onFatal(error);
+            }
+            for (const w of waiters) w.reject(error);
+          },
+        );
+    });
+  }
+
+  /** One atomic batch, ops in order; a "forget" deletes the keys stored before this batch. */
+  async #write(ops: Op[]): Promise<void> {
+    if (this.#failed !== undefined) throw this.#failed;
+    const index = this.#index;
+    const batch = index.batch();
+    for (const op of ops) {
+      if ("apply" in op) {
+        op.apply(batch);
+        continue;
+      }
+      const clientId = op.forget;
+      batch.del(index.sessions, [clientId]);
+      for await (const [key] of index.subscriptions.entries([clientId])) {
+        batch.del(index.subscriptions, key);
+      }
+      for await (const [key] of index.cursors.entries([clientId])) batch.del(index.cursors, key);
+      for await (const [key] of index.outbound.entries([clientId])) batch.del(index.outbound, key);
+      for await (const [key] of index.inbound.entries([clientId])) batch.del(index.inbound, key);
+    }
+    await batch.write();
+  }
+}

@@ -1,0 +1,128 @@
+// One client's session state: its subscriptions (each a cursor start into a
+// shared filter index), its cursor in the log, its outgoing inflight window
+// with the QoS 2 outbound state, the packet ids it allocated, the inbound QoS 2
+// packet ids awaiting PUBREL, and the link it is attached to (if any).
+//
+// Who calls it: the router only. A session never touches a socket; it talks
+// to its link through the SessionLink interface the link implements.
+//
+// Invariants:
+// - cursor only grows;
+// - an entry is added to inflight only while it holds fewer than `maxInflight`
+//   (a restored session may start with more, if the limit was lowered), keyed
+//   by distinct packet ids in 1..65535;
+// - an offset is delivered at most once per connection (cursor moves past it when sent).
+
+import assert from "node:assert/strict";
+import type { FilterIndex } from "./filter-index.ts";
+import type { Message, OutgoingPublish, Qos } from "./message.ts";
+
+/** MQTT 5: a session expiry interval of 0xFFFFFFFF means the session never expires. */
+export const NEVER_EXPIRES_SEC = 0xffff_ffff;
+
+/** [MQTT-2.3.1-1] Packet identifiers are non-zero 16-bit integers. */
+export const MAX_PACKET_ID = 65_535;
+
+/** What the router needs from a link; the link implements it. */
+export interface SessionLink {
+  /** Sends one PUBLISH to the client. */
+  sendPublish(publish: OutgoingPublish): void;
+  /** Sends a PUBREL for an outgoing QoS 2 message the client has PUBREC'd. */
+  sendPubrel(packetId: number): void;
+  /** Another connection took this session over: close this one ([MQTT-3.1.4-2]). */
+  takeOver(): void;
+  /** False while the socket's write buffer is full; the link calls router.pump on 'drain'. */
+  readonly writable: boolean;
+}
+
+export interface Subscription {
+  filter: string;
+  qos: Qos;
+  /** Offsets below this were published before the subscription and are not delivered. */
+  sinceOffset: number;
+  index: FilterIndex<Session>;
+}
+
+export interface InflightEntry {
+  publish: OutgoingPublish;
+  /** Send order within the session, kept in the index so a restart resends in order. */
+  seq: number;
+  /** "publish": awaiting PUBACK (QoS 1) or PUBREC (QoS 2); "pubrel": awaiting PUBCOMP. */
+  phase: "publish" | "pubrel";
+}
+
+export class Session {
+  readonly clientId: string;
+  /** Whether the session outlives its connection (3.1.1 clean session 0; v5 expiry > 0). */
+  persistent: boolean;
+  /** MQTT 5 session expiry interval in seconds once offline; 0 for 3.1.1 persistent = never. */
+  expiryIntervalSec: number;
+  readonly subscriptions = new Map<string, Subscription>();
+  /** The next log offset this session considers for delivery. */
+  cursor: number;
+  readonly inflight = new Map<number, InflightEntry>();
+  /**
+   * Inbound QoS 2 packet ids whose PUBREL has not come yet, each with the
+   * commit of its PUBLISH: a resent PUBLISH with the same id is not appended
+   * again, it waits for the same commit (spec 4.3.3, method A).
+   */
+  readonly inboundQos2 = new Map<number, Promise<void>>();
+  /** Retained messages owed because of a SUBSCRIBE, sent before log messages. */
+  readonly retainedQueue: OutgoingPublish[] = [];
+  link: SessionLink | undefined;
+  /** When the session went offline (ms since the epoch); undefined while connected. */
+  disconnectedAtMs: number | undefined;
+  will: Message | undefined;
+  expiryTimer: NodeJS.Timeout | undefined;
+  /** True while an asynchronous log read for this session is in progress. */
+  reading = false;
+  /** Something is stored in the index for this session (it must be forgotten when it ends). */
+  stored = false;
+  /** Publishes waiting for their index write before they go out. */
+  pendingSends = 0;
+  /** The next InflightEntry.seq. */
+  nextSeq = 0;
+  /** The listener's max_inflight_count, set by each CONNECT. */
+  maxInflight = 1;
+  #lastPacketId = 0;
+
+  constructor(clientId: string, cursor: number, persistent: boolean, expiryIntervalSec: number) {
+    this.clientId = clientId;
+    this.cursor = cursor;
+    this.persistent = persistent;
+    this.expiryIntervalSec = expiryIntervalSec;
+  }
+
+  /**
+   * A packet id not used by any inflight message [MQTT-2.3.1-2]. The caller has
+   * checked that the inflight window has room, so the search ends.
+   */
+  allocatePacketId(): number {
+    assert.ok(this.inflight.size < MAX_PACKET_ID, "no free packet id");
+    for (;;) {
+      this.#lastPacketId = this.#lastPacketId >= MAX_PACKET_ID ? 1 : this.#lastPacketId + 1;
+      if (!this.inflight.has(this.#lastPacketId)) return this.#lastPacketId;
+    }
+  }
+
+  /**
+   * The next offset below `end` that one of this session's filters matches,
+   * with the highest QoS granted among the filters that match it
+   * ([MQTT-3.3.5-1]: one copy, at the maximum QoS of the matching subscriptions).
+   */
+  nextDelivery(end: number): { offset: number; grantedQos: Qos } | undefined {
+    let best: number | undefined;
+    let grantedQos: Qos = 0;
+    for (const sub of this.subscriptions.values()) {
+      const offset = sub.index.nextAtOrAfter(Math.max(this.cursor, sub.sinceOffset));
+      if (offset === undefined || offset >= end) continue;
+      if (best === undefined || offset < best) {
+        best = offset;
+        grantedQos = sub.qos;
+      } else if (offset === best && sub.qos > grantedQos) {
+        grantedQos = sub.qos;
+      }
+    }
+    return best === undefined ? undefined : { offset: best, grantedQos };
+  }
+}

@@ -1,0 +1,30 @@
+// Turns a listener's `auth` table (username -> plain password or a stored
+// hash, see password-hash.ts) into the `authenticate` function the link's
+// CONNECT handshake calls. Hashes are parsed once, at start; a malformed one
+// is reported then, by path, instead of refusing every client later.
+//
+// Who calls it: broker.ts, once per listener with an auth table.
+
+import { parseStoredPassword, type StoredPassword, verifyPassword } from "./password-hash.ts";
+
+export type Authenticate = (username: string, password: Buffer) => Promise<boolean>;
+
+/** Compared against when the user is unknown, so that unknown users take as long as known ones. */
+const UNKNOWN_USER: StoredPassword = { kind: "plain", password: Buffer.from("\u0000unknown") };
+
+/** The authenticator, or the problems (`user: message`) of the values that cannot be used. */
+export function createAuthenticator(table: Record<string, string>): Authenticate | string[] {
+  const stored = new Map<string, StoredPassword>();
+  const problems: string[] = [];
+  for (const [user, value] of Object.entries(table)) {
+    const parsed = parseStoredPassword(value);
+    if (typeof parsed === "string") problems.push(`${user}: ${parsed}`);
+    else stored.set(user, parsed);
+  }
+  if (problems.length > 0) return problems;
+  return async (username, password) => {
+    const entry = stored.get(username);
+    const ok = await verifyPassword(entry ?? UNKNOWN_USER, password);
+    return ok && entry !== undefined;
+  };
+}

@@ -1,0 +1,148 @@
+// The rumqttd command as a process: it starts on a config file, reports
+// readiness with a `broker.ready` log line naming the bound ports, serves
+// clients, and stops with exit 0 on SIGTERM and SIGINT. Usage and config
+// problems exit 2 with a one-line cause.
+
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { once } from "node:events";
+import { readdir } from "node:fs/promises";
+import { join } from "node:path";
+import { test } from "node:test";
+import mqtt from "mqtt";
+import { withTimeout } from "../helpers/broker.ts";
+import { CLI, CONFIG, configFile, root, startCli } from "../helpers/cli.ts";
+
+function run(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [...CLI, ...args], {
+    cwd: root,
+    encoding: "utf8",
+    timeout: 30_000,
+  });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+for (const signal of ["SIGTERM", "SIGINT"] as const) {
+  test(`the CLI logs broker.ready with its ports, serves clients, and exits 0 on ${signal}`, async (t) => {
+    const { file, dir } = await configFile(t, CONFIG);
+    const { child, ports, lines } = await startCli(t, file);
+    assert.ok((ports.v4 ?? 0) > 0 && (ports.v5 ?? 0) > 0);
+    const sub = await mqtt.connectAsync(`mqtt://127.0.0.1:${ports.v5}`, {
+      protocolVersion: 5,
+      reconnectPeriod: 0,
+    });
+    await sub.subscribeAsync("cli/#", { qos: 1 });
+    const pub = await mqtt.connectAsync(`mqtt://127.0.0.1:${ports.v4}`, {
+      protocolVersion: 4,
+      reconnectPeriod: 0,
+    });
+    const got = new Promise<string>((resolve) => sub.on("message", (_t, m) => resolve(String(m))));
+    await pub.publishAsync("cli/x", "through the log", { qos: 1 });
+    assert.equal(await withTimeout(got, "the message"), "through the log");
+    await pub.endAsync();
+    const exited = once(child, "exit");
+    child.kill(signal);
+    const [code] = await withTimeout(exited, "the exit");
+    sub.end(true);
+    assert.equal(code, 0);
+    assert.ok(lines.some((l) => l.event === "broker.stopped"));
+    // The data directory is next to the config file.
+    assert.deepEqual((await readdir(join(dir, "data"))).sort(), ["index", "log"]);
+  });
+}
+
+test("an acknowledged retained message survives SIGKILL; the restarted broker sends it on subscribe", async (t) => {
+  const { file } = await configFile(t, CONFIG);
+  const first = await startCli(t, file);
+  const pub = await mqtt.connectAsync(`mqtt://127.0.0.1:${first.ports.v4}`, {
+    protocolVersion: 4,
+    reconnectPeriod: 0,
+  });
+  await pub.publishAsync("state/door", "open", { qos: 1, retain: true });
+  const killed = once(first.child, "exit");
+  first.child.kill("SIGKILL");
+  await withTimeout(killed, "the kill");
+  pub.end(true);
+  const second = await startCli(t, file);
+  const sub = await mqtt.connectAsync(`mqtt://127.0.0.1:${second.ports.v5}`, {
+    protocolVersion: 5,
+    reconnectPeriod: 0,
+  });
+  const got = new Promise<[string, boolean]>((resolve) =>
+    sub.on("message", (_t, m, packet) => resolve([String(m), packet.retain])),
+  );
+  await sub.subscribeAsync("state/#", { qos: 1 });
+  assert.deepEqual(await withTimeout(got, "the retained message"), ["open", true]);
+  sub.end(true);
+  const stopped = once(second.child, "exit");
+  second.child.kill("SIGTERM");
+  assert.deepEqual((await withTimeout(stopped, "the exit"))[0], 0);
+});
+
+test("after SIGKILL, a persistent session comes back with its subscription and every acknowledged message", async (t) => {
+  const { file } = await configFile(t, CONFIG);
+  const first = await startCli(t, file);
+  const options = {
+    protocolVersion: 4 as const,
+    reconnectPeriod: 0,
+    clientId: "survivor",
+    clean: false,
+  };
+  const device = await mqtt.connectAsync(`mqtt://127.0.0.1:${first.ports.v4}`, options);
+  await device.subscribeAsync("cmd/#", { qos: 1 });
+  await device.endAsync();
+  const pub = await mqtt.connectAsync(`mqtt://127.0.0.1:${first.ports.v4}`, {
+    protocolVersion: 4,
+    reconnectPeriod: 0,
+  });
+  const sent = Array.from({ length: 20 }, (_, i) => `m${i}`);
+  for (const m of sent) await pub.publishAsync("cmd/x", m, { qos: 1 });
+  const killed = once(first.child, "exit");
+  first.child.kill("SIGKILL");
+  await withTimeout(killed, "the kill");
+  pub.end(true);
+
+  const second = await startCli(t, file);
+  const received: string[] = [];
+  const all = new Promise<void>((resolve) => {
+    const again = mqtt.connect(`mqtt://127.0.0.1:${second.ports.v4}`, options);
+    t.after(() => again.end(true));
+    again.on("message", (_t, m) => {
+      received.push(String(m));
+      if (received.length === sent.length) resolve();
+    });
+  });
+  await withTimeout(all, "the messages sent while the device was offline");
+  assert.deepEqual(received, sent);
+  const stopped = once(second.child, "exit");
+  second.child.kill("SIGTERM");
+  assert.equal((await withTimeout(stopped, "the exit"))[0], 0);
+});
+
+test("--check validates the config and exits 0; --version and --help exit 0", async (t) => {
+  const { file } = await configFile(t, CONFIG);
+  const check = run(["-c", file, "--check"]);
+  assert.equal(check.status, 0, check.stderr);
+  assert.match(check.stdout, /ok/);
+  assert.match(run(["--version"]).stdout, /^rumqttd \d+\.\d+\.\d+/);
+  assert.match(run(["--help"]).stdout, /--config FILE/);
+});
+
+test("an invalid config exits 2 with every problem as file:line: key.path: message", async (t) => {
+  const { file } = await configFile(
+    t,
+    `${CONFIG}\n[v4.2]\nlisten = "127.0.0.1:0"\n    [v4.2.connections]\n    max_paylod_size = 5\n`,
+  );
+  const result = run(["--check", "--config", file]);
+  assert.equal(result.status, 2);
+  assert.match(result.stderr, /broker\.toml:\d+: v4\.2\.connections\.max_paylod_size: /);
+});
+
+test("bad usage exits 2 with a one-line cause", () => {
+  const none = run([]);
+  assert.equal(none.status, 2);
+  assert.match(none.stderr, /--config FILE is required/);
+  const unknown = run(["--frobnicate"]);
+  assert.equal(unknown.status, 2);
+  assert.equal(unknown.stderr.trim().split("\n").length, 1);
+});
