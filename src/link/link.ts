@@ -18,6 +18,7 @@ import {
   type ProtocolVersion,
 } from "../protocol/index.ts";
 import type { OutgoingPublish, Router, Session } from "../router/index.ts";
+import { AckQueue } from "./ack-queue.ts";
 import { answerFor } from "./answer-error.ts";
 import type { LinkContext } from "./context.ts";
 import { dispatch } from "./dispatch.ts";
@@ -45,6 +46,7 @@ export class Link implements LinkContext {
   /** True while the CONNECT handler runs; packets that follow it are held until it ends. */
   #handshaking = false;
   readonly #held: MqttPacket[] = [];
+  readonly #acks = new AckQueue((packet) => this.send(packet));
   #keepAliveTimer: NodeJS.Timeout | undefined;
 
   constructor(socket: Socket, options: LinkOptions, router: Router, logger: Logger) {
@@ -127,6 +129,10 @@ export class Link implements LinkContext {
   holdSlot(): boolean {
     this.#slotHeld = this.options.slots.tryAcquire();
     return this.#slotHeld;
+  }
+
+  reserveAck(): (packet: MqttPacket | undefined) => void {
+    return this.#acks.reserve();
   }
 
   send(packet: MqttPacket): void {
