@@ -162,3 +162,14 @@ test("3.1.1: a CONNECT with a password but no user name closes the connection [M
   await raw.waitClosed();
   assert.deepEqual(raw.packets, [], "no CONNACK");
 });
+
+test("MQTT 5: a CONNECT asking for an authentication method the broker lacks gets CONNACK 0x8C [MQTT-4.12.0-1]", async (t) => {
+  const b = await startTestBroker(t);
+  const raw = await RawClient.open(t, b.v5, 5);
+  const ack = await raw.connect({
+    clientId: "scram",
+    properties: { authenticationMethod: "NO-SUCH-METHOD" },
+  });
+  assert.equal((ack as { reasonCode?: number }).reasonCode, ReasonCode.BadAuthenticationMethod);
+  await raw.waitClosed();
+});

@@ -104,6 +104,10 @@ function checkFlags(packet: ConnectPacket, version: ProtocolVersion): void {
   if (packet.will !== undefined && (packet.will.qos as number) === 3) {
     throw new ProtocolError("MalformedPacket", "will QoS 3");
   }
+  // [MQTT-4.12.0-1] No enhanced authentication method is supported yet: CONNACK 0x8C.
+  if (version === 5 && packet.properties?.authenticationMethod !== undefined) {
+    throw new ProtocolError("BadAuthenticationMethod", "authentication method not supported");
+  }
   // [MQTT-3.1.2-22] In 3.1.1 a password needs a user name (MQTT 5 allows it alone).
   if (version !== 5 && packet.password !== undefined && packet.username === undefined) {
     throw new ProtocolError("MalformedPacket", "password without user name");
