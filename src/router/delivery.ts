@@ -88,13 +88,12 @@ function collect(
   const roomFor = (qos: Qos): boolean => qos === 0 || session.inflight.size < ctx.maxInflight;
   const writable = (): boolean =>
     link.writable && session.pendingSends < ctx.maxOutgoingPacketCount;
-  const emit = (publish: OutgoingPublish): void => {
+  const emit = (publish: OutgoingPublish, offset: number | null): void => {
     if (publish.qos > 0) {
       publish.packetId = session.allocatePacketId();
-      const seq = session.nextSeq++;
-      session.inflight.set(publish.packetId, { publish, phase: "publish", seq });
-      if (persist)
-        ctx.store?.putOutbound(session.clientId, publish.packetId, seq, "publish", publish);
+      const entry = { publish, offset, phase: "publish" as const, seq: session.nextSeq++ };
+      session.inflight.set(publish.packetId, entry);
+      if (persist) ctx.store?.putOutbound(session.clientId, publish.packetId, entry);
     }
     out.push(publish);
     budget--;
@@ -104,7 +103,7 @@ function collect(
     const publish = session.retainedQueue[0] as OutgoingPublish;
     if (!roomFor(publish.qos)) return budget;
     session.retainedQueue.shift();
-    emit(publish);
+    emit(publish, null);
   }
   if (session.retainedQueue.length > 0) return budget;
 
@@ -132,15 +131,18 @@ function collect(
     session.cursor = next.offset + 1;
     if (record.expiresAtMs !== null && record.expiresAtMs <= now) continue;
     const { payload, properties } = decodeBody(record.body);
-    emit({
-      topic: record.topic,
-      qos: Math.min(record.qos, next.grantedQos) as Qos,
-      // [MQTT-3.3.1-9] Messages forwarded to an existing subscription carry RETAIN 0.
-      retain: false,
-      dup: false,
-      payload,
-      ...(properties === undefined ? {} : { properties }),
-    });
+    emit(
+      {
+        topic: record.topic,
+        qos: Math.min(record.qos, next.grantedQos) as Qos,
+        // [MQTT-3.3.1-9] Messages forwarded to an existing subscription carry RETAIN 0.
+        retain: false,
+        dup: false,
+        payload,
+        ...(properties === undefined ? {} : { properties }),
+      },
+      record.offset,
+    );
   }
   return budget;
 }

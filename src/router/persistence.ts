@@ -27,7 +27,11 @@ export interface StoredInflight {
   seq: number;
   packetId: number;
   phase: "publish" | "pubrel";
-  publish: OutgoingPublish;
+  /** A message from the log: its offset and the QoS it was sent with (read back at start). */
+  offset: number | null;
+  qos: Qos;
+  /** A retained message (offset null): stored whole. */
+  publish: OutgoingPublish | undefined;
 }
 
 export interface StoredSession {
@@ -137,11 +141,15 @@ export async function loadSessions(index: IndexDb): Promise<StoredSession[]> {
   }
   for await (const [key, value] of index.outbound.entries()) {
     const json = asObject(value, "stored inflight message");
-    const publish: OutgoingPublish = { ...messageFromJson(json), dup: true, packetId: key[1] };
+    const offset = typeof json.offset === "number" ? json.offset : null;
+    const publish: OutgoingPublish | undefined =
+      offset === null ? { ...messageFromJson(json), dup: true, packetId: key[1] } : undefined;
     sessions.get(key[0])?.inflight.push({
       seq: Number(json.seq ?? 0),
       packetId: key[1],
       phase: json.phase === "pubrel" ? "pubrel" : "publish",
+      offset,
+      qos: asQos(json.qos),
       publish,
     });
   }

@@ -5,20 +5,27 @@
 // Who calls it: Router.restore, once, before any listener accepts.
 
 import type { RouterLog } from "./delivery.ts";
-import type { StoredSession } from "./persistence.ts";
+import { decodeBody, type OutgoingPublish } from "./message.ts";
+import type { StoredInflight, StoredSession } from "./persistence.ts";
 import { NEVER_EXPIRES_SEC, Session } from "./session.ts";
 import type { SubscriptionTable } from "./subscription-table.ts";
 
 /** Bytes asked of each log read while scanning. */
 export const SCAN_READ_BYTES = 1024 * 1024;
 
-/** The restored session and how long it has left offline; undefined when it has expired. */
-export function sessionFromStore(
+/**
+ * The restored session and how long it has left offline; undefined when it
+ * has expired. Inflight messages from the log are read back by offset; one
+ * the log no longer holds is reported to `onLost` and dropped (a PUBREL that
+ * was owed is still owed: only its packet id matters).
+ */
+export async function sessionFromStore(
   s: StoredSession,
   log: RouterLog,
   table: SubscriptionTable,
   nowMs: number,
-): { session: Session; expiresInMs: number } | undefined {
+  onLost: (packetId: number) => void,
+): Promise<{ session: Session; expiresInMs: number } | undefined> {
   const expiresInMs = s.disconnectedAtMs + s.expiryIntervalSec * 1000 - nowMs;
   const expires = s.expiryIntervalSec !== 0 && s.expiryIntervalSec !== NEVER_EXPIRES_SEC;
   if (expires && expiresInMs <= 0) return undefined;
@@ -29,8 +36,14 @@ export function sessionFromStore(
   for (const sub of s.subscriptions) table.add(session, sub.filter, sub.qos, sub.sinceOffset);
   session.stored = true;
   for (const entry of s.inflight) {
+    const publish = entry.publish ?? (await publishFromLog(entry, log));
+    if (publish === undefined) {
+      onLost(entry.packetId);
+      continue;
+    }
     session.inflight.set(entry.packetId, {
-      publish: entry.publish,
+      publish,
+      offset: entry.offset,
       phase: entry.phase,
       seq: entry.seq,
     });
@@ -38,6 +51,30 @@ export function sessionFromStore(
   }
   for (const packetId of s.inboundQos2) session.inboundQos2.set(packetId, Promise.resolve());
   return { session, expiresInMs };
+}
+
+/** An unacknowledged message rebuilt from its log record, to be resent with DUP. */
+async function publishFromLog(
+  entry: StoredInflight,
+  log: RouterLog,
+): Promise<OutgoingPublish | undefined> {
+  const offset = entry.offset;
+  const record = offset === null ? undefined : (await log.read(offset, 1))[0];
+  if (record === undefined || record.offset !== offset) {
+    if (entry.phase !== "pubrel") return undefined;
+    // The log lost the message, but the PUBREL owed for it needs only the packet id.
+    return { topic: "", qos: 2, retain: false, dup: true, payload: Buffer.alloc(0) };
+  }
+  const { payload, properties } = decodeBody(record.body);
+  return {
+    topic: record.topic,
+    qos: entry.qos,
+    retain: false,
+    dup: true,
+    payload,
+    packetId: entry.packetId,
+    ...(properties === undefined ? {} : { properties }),
+  };
 }
 
 /** Pushes every committed offset from `from` on into the indices of the filters it matches. */

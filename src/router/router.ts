@@ -337,7 +337,7 @@ export class Router {
     } else {
       entry.phase = "pubrel";
       if (session.stored) {
-        this.#store?.putOutbound(session.clientId, packetId, entry.seq, "pubrel", entry.publish);
+        this.#store?.putOutbound(session.clientId, packetId, entry);
       }
     }
     return true;
@@ -395,7 +395,10 @@ export class Router {
     const now = Date.now();
     let from = Number.POSITIVE_INFINITY;
     for (const s of stored) {
-      const restored = sessionFromStore(s, this.#log, this.#subscriptions, now);
+      const restored = await sessionFromStore(s, this.#log, this.#subscriptions, now, (id) => {
+        this.#logger.warn({ client_id: s.clientId, packet_id: id }, "inflight message lost");
+        this.#store?.delOutbound(s.clientId, id);
+      });
       if (restored === undefined) {
         // Expired while the broker was down: its stored state goes too.
         this.#store?.forget(s.clientId);

@@ -2,8 +2,8 @@
 // was told survives a kill (DESIGN.md's durability contract):
 // - a subscription is stored before its SUBACK, an unsubscription before its UNSUBACK;
 // - an inbound QoS 2 packet id is stored before PUBREC and deleted before PUBCOMP;
-// - an outbound packet-id assignment (with its message) and the session's
-//   cursor are stored before the PUBLISH goes out;
+// - an outbound packet-id assignment (the message's log offset) and the
+//   session's cursor are stored before the PUBLISH goes out;
 // - acks, session records and expiry updates are queued without waiting.
 // Changes made in one turn of the event loop are written as one atomic
 // LevelDB batch; batches are written one after the other, in order, so
@@ -12,9 +12,10 @@
 // Who calls it: the router and delivery.ts. A failed write is fatal (the
 // router stops acknowledging), like a failed commit of the log.
 
-import type { IndexBatch, IndexDb } from "../../storage/index.ts";
-import type { OutgoingPublish, Qos } from "./message.ts";
+import type { IndexBatch, IndexDb, JsonValue } from "../../storage/index.ts";
+import type { Qos } from "./message.ts";
 import { messageToJson, SESSION_CURSOR } from "./persistence.ts";
+import type { InflightEntry } from "./session.ts";
 
 /** A change to apply to the next batch; "forget" needs a read of what is stored first. */
 type Op = { clientId: string; apply: (batch: IndexBatch) => void } | { forget: string };
@@ -58,15 +59,17 @@ export class SessionStore {
     });
   }
 
-  putOutbound(
-    clientId: string,
-    packetId: number,
-    seq: number,
-    phase: "publish" | "pubrel",
-    publish: OutgoingPublish,
-  ): void {
+  /**
+   * An outbound packet-id assignment: for a message from the log, its offset
+   * and QoS only (the log holds the message); for a retained message, its body.
+   */
+  putOutbound(clientId: string, packetId: number, entry: InflightEntry): void {
     const index = this.#index;
-    const value = { seq, phase, ...messageToJson(publish) };
+    const { seq, phase, offset, publish } = entry;
+    const value: Record<string, JsonValue> =
+      offset === null
+        ? { seq, phase, ...messageToJson(publish) }
+        : { seq, phase, offset, qos: publish.qos };
     this.#push({ clientId, apply: (b) => b.put(index.outbound, [clientId, packetId], value) });
   }
 

@@ -45,6 +45,11 @@ export interface Subscription {
 
 export interface InflightEntry {
   publish: OutgoingPublish;
+  /**
+   * The message's log offset; the index stores only this for it (a retained
+   * message sent on SUBSCRIBE has none: its body is stored instead).
+   */
+  offset: number | null;
   /** Send order within the session, kept in the index so a restart resends in order. */
   seq: number;
   /** "publish": awaiting PUBACK (QoS 1) or PUBREC (QoS 2); "pubrel": awaiting PUBCOMP. */

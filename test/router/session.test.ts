@@ -63,7 +63,7 @@ describe("filter index and session cursors", () => {
       payload: Buffer.alloc(0),
     };
     assert.equal(session.allocatePacketId(), 1);
-    session.inflight.set(2, { publish, phase: "publish", seq: 0 });
+    session.inflight.set(2, { publish, offset: null, phase: "publish", seq: 0 });
     assert.equal(session.allocatePacketId(), 3);
     for (let i = 4; i < MAX_PACKET_ID; i++) session.allocatePacketId();
     assert.equal(session.allocatePacketId(), MAX_PACKET_ID);
