@@ -96,7 +96,7 @@ export class Link implements LinkContext {
       if (this.#session !== undefined) this.router.pump(this.#session);
     });
     socket.on("error", (error) => {
-      this.#logger.debug({ err: error }, "socket error");
+      this.#logger.debug({ event: "conn.failed", err: error }, "socket error");
     });
     socket.on("close", () => this.#onClose());
     this.#connectTimer = setTimeout(() => {
@@ -145,7 +145,10 @@ export class Link implements LinkContext {
       bytes = encodePacket(packet, this.#version);
     } catch (error) {
       // A packet we cannot encode is our bug, not the client's: drop the connection, keep serving.
-      this.#logger.error({ err: error, packet: packet.cmd }, "packet could not be encoded");
+      this.#logger.error(
+        { event: "packet.failed", err: error, packet: packet.cmd },
+        "packet could not be encoded",
+      );
       this.#destroy();
       return;
     }
@@ -251,7 +254,7 @@ export class Link implements LinkContext {
       return;
     }
     // Not the client's fault (the log failed, or a bug): close without acknowledging.
-    this.#logger.error({ err: error }, "packet handling failed");
+    this.#logger.error({ event: "packet.failed", err: error }, "packet handling failed");
     this.#destroy();
   }
 
