@@ -139,9 +139,33 @@ async function openStorage(
       logger.info({ event: "segment.deleted", ...event }, "segments deleted");
       onTrimmed(event.startOffset);
     },
-    onCorruption: (event) => logger.warn({ ...event }, "damaged records skipped"),
+    onCorruption: (event) =>
+      logger.warn(
+        {
+          event: "storage.corrupt",
+          segment: event.segment,
+          position: event.position,
+          first_offset: event.firstOffset,
+          last_offset: event.lastOffset,
+        },
+        "damaged records skipped",
+      ),
   });
-  logger.info({ event: "storage.recovered", ...report }, "commit log opened");
+  logger.info(
+    {
+      event: "storage.recovered",
+      segments: report.segments,
+      records: report.records,
+      start_offset: report.startOffset,
+      next_offset: report.nextOffset,
+      truncated_bytes: report.truncatedBytes,
+      dropped_records: report.droppedRecords,
+      repaired_segments: report.repairedSegments,
+      damaged_segments: report.damagedSegments,
+      duration_ms: report.durationMs,
+    },
+    "commit log opened",
+  );
   try {
     const index = await IndexDb.open({
       dir: join(config.storage.dir, "index"),

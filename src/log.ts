@@ -2,29 +2,64 @@
 // no module imports a global logger. Event names live in one string-literal
 // union so that a typo fails the type check.
 
-import { type Logger, pino } from "pino";
+import { pino } from "pino";
 
 export type LogEvent =
+  | "broker.failed"
   | "broker.ready"
+  | "broker.signal_received"
   | "broker.stopping"
   | "broker.stopped"
   | "config.warning"
   | "conn.accepted"
   | "conn.closed"
+  | "conn.failed"
   | "conn.refused"
+  | "message.expired"
+  | "message.skipped"
+  | "packet.failed"
   | "packet.received"
   | "packet.rejected"
   | "packet.sent"
+  | "packet.unknown_id"
+  | "router.restored"
   | "segment.rolled"
   | "segment.deleted"
   | "session.created"
   | "session.expired"
+  | "session.inflight_lost"
+  | "session.saved"
   | "session.resumed"
   | "session.taken_over"
+  | "storage.corrupt"
   | "storage.failed"
-  | "storage.recovered";
+  | "storage.recovered"
+  | "will.failed";
 
-export type { Logger };
+/** The fields of a log line: always an event, then whatever the event needs (snake_case). */
+export interface LogFields {
+  event: LogEvent;
+  [field: string]: unknown;
+}
+
+type LogFn = (fields: LogFields, msg: string) => void;
+
+/**
+ * The logger every module is handed: pino's, narrowed so that each line must
+ * name its event from LogEvent (a typo or a missing event fails `tsc`).
+ */
+export interface Logger {
+  fatal: LogFn;
+  error: LogFn;
+  warn: LogFn;
+  info: LogFn;
+  debug: LogFn;
+  trace: LogFn;
+  child(bindings: Record<string, unknown>): Logger;
+  isLevelEnabled(level: string): boolean;
+  level: string;
+  flush(callback?: (err?: Error) => void): void;
+}
 
 export interface LoggerOptions {
   level: string;

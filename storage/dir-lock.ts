@@ -12,14 +12,19 @@ import { StorageError } from "./errors.ts";
 
 export const LOCK_FILE = "LOCK";
 
-function isRunning(pid: number): boolean {
+async function isRunning(pid: number): Promise<boolean> {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     // EPERM: the process exists but belongs to someone else.
     return (err as NodeJS.ErrnoException).code === "EPERM";
   }
+  // A killed process stays a zombie until its parent reaps it, and signal 0
+  // still reaches a zombie: on Linux, ask /proc for its state.
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => undefined);
+  if (stat === undefined) return true;
+  const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+  return state !== "Z" && state !== "X";
 }
 
 export class DirLock {
@@ -49,7 +54,12 @@ export class DirLock {
         }
       }
       const owner = Number.parseInt(await readFile(path, "utf8").catch(() => ""), 10);
-      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isRunning(owner)) {
+      if (
+        Number.isInteger(owner) &&
+        owner > 0 &&
+        owner !== process.pid &&
+        (await isRunning(owner))
+      ) {
         throw new StorageError(
           "ERR_STORAGE_LOCKED",
           `${dir} is in use by process ${owner} (${path}); stop that broker first, or remove the file if that process is not a broker`,

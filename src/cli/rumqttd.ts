@@ -157,11 +157,11 @@ async function main(argv: readonly string[]): Promise<void> {
     const stop = (signal: string): void => {
       if (stopping) return;
       stopping = true;
-      logger.info({ signal }, "signal received");
+      logger.info({ event: "broker.signal_received", signal }, "signal received");
       broker.close().then(
         () => exitAfterFlush(logger, 0),
         (error: unknown) => {
-          logger.error({ err: error }, "graceful stop failed");
+          logger.error({ event: "broker.failed", err: error }, "graceful stop failed");
           exitAfterFlush(logger, 1);
         },
       );

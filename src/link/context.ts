@@ -17,6 +17,8 @@ export interface LinkContext extends SessionLink {
   /** True until the link starts closing. */
   readonly open: boolean;
   send(packet: MqttPacket): void;
+  /** Reserves an acknowledgement's place in line ([MQTT-4.6.0-2..4]); see ack-queue.ts. */
+  reserveAck(): (packet: MqttPacket | undefined) => void;
   /** Encode answers in the client's protocol version from now on (set from CONNECT). */
   adoptVersion(version: ProtocolVersion): void;
   /** Takes a connection slot (router.max_connections); false when none is left. */

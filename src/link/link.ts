@@ -18,6 +18,7 @@ import {
   type ProtocolVersion,
 } from "../protocol/index.ts";
 import type { OutgoingPublish, Router, Session } from "../router/index.ts";
+import { AckQueue } from "./ack-queue.ts";
 import { answerFor } from "./answer-error.ts";
 import type { LinkContext } from "./context.ts";
 import { dispatch } from "./dispatch.ts";
@@ -45,6 +46,7 @@ export class Link implements LinkContext {
   /** True while the CONNECT handler runs; packets that follow it are held until it ends. */
   #handshaking = false;
   readonly #held: MqttPacket[] = [];
+  readonly #acks = new AckQueue((packet) => this.send(packet));
   #keepAliveTimer: NodeJS.Timeout | undefined;
 
   constructor(socket: Socket, options: LinkOptions, router: Router, logger: Logger) {
@@ -94,7 +96,7 @@ export class Link implements LinkContext {
       if (this.#session !== undefined) this.router.pump(this.#session);
     });
     socket.on("error", (error) => {
-      this.#logger.debug({ err: error }, "socket error");
+      this.#logger.debug({ event: "conn.failed", err: error }, "socket error");
     });
     socket.on("close", () => this.#onClose());
     this.#connectTimer = setTimeout(() => {
@@ -129,6 +131,10 @@ export class Link implements LinkContext {
     return this.#slotHeld;
   }
 
+  reserveAck(): (packet: MqttPacket | undefined) => void {
+    return this.#acks.reserve();
+  }
+
   send(packet: MqttPacket): void {
     if (!this.open) return;
     if (this.#logger.isLevelEnabled("debug")) {
@@ -139,7 +145,10 @@ export class Link implements LinkContext {
       bytes = encodePacket(packet, this.#version);
     } catch (error) {
       // A packet we cannot encode is our bug, not the client's: drop the connection, keep serving.
-      this.#logger.error({ err: error, packet: packet.cmd }, "packet could not be encoded");
+      this.#logger.error(
+        { event: "packet.failed", err: error, packet: packet.cmd },
+        "packet could not be encoded",
+      );
       this.#destroy();
       return;
     }
@@ -245,7 +254,7 @@ export class Link implements LinkContext {
       return;
     }
     // Not the client's fault (the log failed, or a bug): close without acknowledging.
-    this.#logger.error({ err: error }, "packet handling failed");
+    this.#logger.error({ event: "packet.failed", err: error }, "packet handling failed");
     this.#destroy();
   }
 

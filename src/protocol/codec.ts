@@ -7,6 +7,7 @@
 // writes). It never touches a socket and never throws out of `push`: parse
 // failures are reported through `onError` as a ProtocolError.
 
+import { isUtf8 } from "node:buffer";
 import mqttPacket from "mqtt-packet";
 import { ProtocolError } from "./protocol-error.ts";
 
@@ -67,9 +68,14 @@ export function createDecoder(options: DecoderOptions): Decoder {
     options.protocolVersion === undefined ? {} : { protocolVersion: options.protocolVersion },
   );
   let failed = false;
-  const ready: Array<{ packet: Raw; bytes: number }> = [];
+  let badUtf8 = false;
+  watchStrings(parser, () => {
+    badUtf8 = true;
+  });
+  const ready: Array<{ packet: Raw; bytes: number; badUtf8: boolean }> = [];
   parser.on("packet", (packet: Raw) => {
-    ready.push({ packet, bytes: (packet as Raw & { length?: number }).length ?? 0 });
+    ready.push({ packet, bytes: (packet as Raw & { length?: number }).length ?? 0, badUtf8 });
+    badUtf8 = false;
   });
   parser.on("error", (error: Error) => {
     if (failed) return;
@@ -92,8 +98,14 @@ export function createDecoder(options: DecoderOptions): Decoder {
       }
       // Packets are collected during parse() and handed on afterwards, so a
       // handler that throws or closes the link cannot corrupt parser state.
-      for (const { packet, bytes } of ready.splice(0)) {
+      for (const { packet, bytes, badUtf8: invalid } of ready.splice(0)) {
         if (failed) return;
+        if (invalid) {
+          // [MQTT-1.5.3-1] (v5 [MQTT-1.5.4-1]): ill-formed UTF-8 closes the connection.
+          failed = true;
+          options.onError(new ProtocolError("MalformedPacket", "string is not valid UTF-8"));
+          return;
+        }
         if (bytes > options.maxPacketBytes) {
           failed = true;
           options.onError(new ProtocolError("PacketTooLarge", `packet of ${bytes} bytes`));
@@ -118,4 +130,33 @@ export function encodePacket(packet: MqttPacket, version: ProtocolVersion): Buff
   const raw = rest as Raw;
   if (packetId !== undefined) raw.messageId = packetId;
   return mqttPacket.generate(raw, { protocolVersion: version });
+}
+
+/** The parts of mqtt-packet 9's parser that watchStrings relies on. */
+interface ParserInternals {
+  _list: { slice(start: number, end: number): Buffer; readUInt16BE(at: number): number };
+  _pos: number;
+  _parseString: (this: ParserInternals, ...args: unknown[]) => string | null;
+}
+
+/**
+ * mqtt-packet decodes every UTF-8 string field (topics, filters, client id,
+ * user name, will topic, string properties) with a lenient decoder that turns
+ * bad bytes into U+FFFD. This checks each field's raw bytes first and reports
+ * ill-formed ones. It wraps the parser instance's `_parseString` (mqtt-packet
+ * 9.0.2 is pinned; test/protocol/codec.test.ts fails if that changes).
+ */
+function watchStrings(parser: unknown, onInvalid: () => void): void {
+  const internals = parser as ParserInternals;
+  const parseString = internals._parseString;
+  if (typeof parseString !== "function") throw new Error("mqtt-packet parser has no _parseString");
+  internals._parseString = function (this: ParserInternals, ...args: unknown[]) {
+    const start = this._pos;
+    const result = parseString.apply(this, args);
+    if (result !== null) {
+      const bytes = this._list.slice(start + 2, this._pos);
+      if (!isUtf8(bytes)) onInvalid();
+    }
+    return result;
+  };
 }

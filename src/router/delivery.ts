@@ -122,7 +122,12 @@ function collect(
     if (record.offset > next.offset) {
       // The log no longer holds these offsets (budget deletion or a damaged record).
       ctx.logger.warn(
-        { client_id: session.clientId, offset: next.offset, skipped: record.offset - next.offset },
+        {
+          event: "message.skipped",
+          client_id: session.clientId,
+          offset: next.offset,
+          skipped: record.offset - next.offset,
+        },
         "messages skipped: no longer in the log",
       );
       session.cursor = record.offset;

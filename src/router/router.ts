@@ -396,7 +396,10 @@ export class Router {
     let from = Number.POSITIVE_INFINITY;
     for (const s of stored) {
       const restored = await sessionFromStore(s, this.#log, this.#subscriptions, now, (id) => {
-        this.#logger.warn({ client_id: s.clientId, packet_id: id }, "inflight message lost");
+        this.#logger.warn(
+          { event: "session.inflight_lost", client_id: s.clientId, packet_id: id },
+          "inflight message lost",
+        );
         this.#store?.delOutbound(s.clientId, id);
       });
       if (restored === undefined) {
@@ -411,7 +414,7 @@ export class Router {
     await rebuildFilterIndices(this.#log, this.#subscriptions, from);
     await this.#store?.flush();
     this.#logger.info(
-      { sessions: this.#sessions.size, retained: this.#retained.size },
+      { event: "router.restored", sessions: this.#sessions.size, retained: this.#retained.size },
       "router state restored",
     );
   }
@@ -429,7 +432,10 @@ export class Router {
     if (will === undefined) return;
     // The will's fate is logged; nobody waits for it.
     this.publish(will).catch((error: unknown) => {
-      this.#logger.error({ err: error, client_id: session.clientId }, "will not published");
+      this.#logger.error(
+        { event: "will.failed", err: error, client_id: session.clientId },
+        "will not published",
+      );
     });
   }
 

@@ -60,7 +60,9 @@ export class Listener {
       server.once("error", reject);
       server.listen({ host: this.#options.host, port: this.#options.port }, () => {
         server.off("error", reject);
-        server.on("error", (error) => this.#logger.error({ err: error }, "listener error"));
+        server.on("error", (error) =>
+          this.#logger.error({ event: "conn.failed", err: error }, "listener error"),
+        );
         const address = server.address();
         const port = typeof address === "object" && address !== null ? address.port : 0;
         resolve({
@@ -140,7 +142,7 @@ export class Listener {
       conn,
       remote: `${socket.remoteAddress}:${socket.remotePort}`,
     });
-    logger.debug("socket accepted");
+    logger.debug({ event: "conn.accepted" }, "socket accepted");
     const link = new Link(socket, this.#options.link, this.#router, logger);
     this.#links.add(link);
     this.#sockets.add(socket);

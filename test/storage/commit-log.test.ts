@@ -226,3 +226,31 @@ test("a lock left by a process that was killed is taken over", async (t) => {
   t.after(() => log.close());
   assert.equal(log.nextOffset, 1);
 });
+
+test("a lock whose owner was killed but not yet reaped (a zombie) is taken over", async (t) => {
+  const dir = await tempDir(t);
+  const script = `import("${join(import.meta.dirname, "../../storage/index.ts")}").then(({ CommitLog }) => CommitLog.open({ dir: ${JSON.stringify(dir)}, maxSegmentSize: 1048576, maxSegmentCount: 10, cacheSegments: 1, sync: "os" })).then(() => { console.log("held"); setInterval(() => {}, 1000); })`;
+  // The holder's parent is a shell that execs sleep: nobody reaps the holder when it dies.
+  const shell = spawn(
+    "sh",
+    ["-c", `"${process.execPath}" --import tsx -e '${script}' & echo $!; exec sleep 30`],
+    { stdio: ["ignore", "pipe", "inherit"], cwd: join(import.meta.dirname, "../..") },
+  );
+  t.after(() => shell.kill("SIGKILL"));
+  let out = "";
+  for await (const chunk of shell.stdout) {
+    out += String(chunk);
+    if (out.includes("held")) break;
+  }
+  const pid = Number(out.split("\n")[0]);
+  process.kill(pid, "SIGKILL");
+  for (let i = 0; i < 100; i += 1) {
+    const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+    if (stat.includes(") Z ")) break;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  assert.match(await readFile(`/proc/${pid}/stat`, "utf8"), /\) Z /, "the holder is a zombie");
+  const { log } = await openLog(dir);
+  t.after(() => log.close());
+  assert.equal(log.nextOffset, 0);
+});

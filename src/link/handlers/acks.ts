@@ -8,7 +8,10 @@ import type { LinkContext } from "../context.ts";
 export function handlePuback(link: LinkContext, packetId: number | undefined): void {
   if (packetId === undefined) return;
   if (!link.router.puback(link.session, packetId)) {
-    link.logger.debug({ packet_id: packetId }, "PUBACK for an unknown packet id");
+    link.logger.debug(
+      { event: "packet.unknown_id", packet: "puback", packet_id: packetId },
+      "PUBACK for an unknown packet id",
+    );
   }
 }
 
@@ -32,6 +35,9 @@ export function handlePubrec(
 export function handlePubcomp(link: LinkContext, packetId: number | undefined): void {
   if (packetId === undefined) return;
   if (!link.router.pubcomp(link.session, packetId)) {
-    link.logger.debug({ packet_id: packetId }, "PUBCOMP for an unknown packet id");
+    link.logger.debug(
+      { event: "packet.unknown_id", packet: "pubcomp", packet_id: packetId },
+      "PUBCOMP for an unknown packet id",
+    );
   }
 }

@@ -28,6 +28,7 @@ export async function handleConnect(link: LinkContext, packet: ConnectPacket): P
   // Refusals are encoded in the version the client speaks, so that it can read them.
   link.adoptVersion(version);
   checkVersion(link, version);
+  checkFlags(packet, version);
   const { clientId, assigned } = checkClientId(link, packet, version);
   const will = willOf(packet, version, link.options.maxPayloadBytes);
   await checkCredentials(link, packet);
@@ -95,6 +96,21 @@ function checkVersion(link: LinkContext, version: ProtocolVersion): void {
       "UnsupportedProtocolVersion",
       `protocol version ${version} on a ${link.options.kind} listener`,
     );
+  }
+}
+
+function checkFlags(packet: ConnectPacket, version: ProtocolVersion): void {
+  // [MQTT-3.1.2-14] Will QoS 3 is malformed.
+  if (packet.will !== undefined && (packet.will.qos as number) === 3) {
+    throw new ProtocolError("MalformedPacket", "will QoS 3");
+  }
+  // [MQTT-4.12.0-1] No enhanced authentication method is supported yet: CONNACK 0x8C.
+  if (version === 5 && packet.properties?.authenticationMethod !== undefined) {
+    throw new ProtocolError("BadAuthenticationMethod", "authentication method not supported");
+  }
+  // [MQTT-3.1.2-22] In 3.1.1 a password needs a user name (MQTT 5 allows it alone).
+  if (version !== 5 && packet.password !== undefined && packet.username === undefined) {
+    throw new ProtocolError("MalformedPacket", "password without user name");
   }
 }
 

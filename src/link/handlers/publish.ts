@@ -70,6 +70,8 @@ export async function handlePublish(link: LinkContext, packet: PublishPacket): P
   const packetId = packet.packetId;
   // [MQTT-2.3.1-1] A QoS 1/2 PUBLISH carries a non-zero packet identifier.
   if (packet.qos > 0 && !packetId) throw new ProtocolError("ProtocolError", "packet id 0");
+  // [MQTT-3.3.1-2] DUP is 0 on every QoS 0 PUBLISH (v5: a malformed packet).
+  if (packet.qos === 0 && packet.dup) throw new ProtocolError("MalformedPacket", "DUP on QoS 0");
   const session = link.session;
   switch (packet.qos) {
     case 0:
@@ -77,16 +79,28 @@ export async function handlePublish(link: LinkContext, packet: PublishPacket): P
       return;
     case 1: {
       countInbound(link);
-      await link.router.publish(message);
+      const ack = link.reserveAck();
+      try {
+        await link.router.publish(message);
+      } catch (error) {
+        ack(undefined);
+        throw error;
+      }
       link.inboundUnacked--;
-      link.send({ cmd: "puback", packetId });
+      ack({ cmd: "puback", packetId });
       return;
     }
     case 2: {
       if (packetId === undefined) throw new ProtocolError("MalformedPacket", "no packet id");
       if (!session.inboundQos2.has(packetId)) countInbound(link);
-      await link.router.receiveQos2(session, packetId, message);
-      link.send({ cmd: "pubrec", packetId });
+      const ack = link.reserveAck();
+      try {
+        await link.router.receiveQos2(session, packetId, message);
+      } catch (error) {
+        ack(undefined);
+        throw error;
+      }
+      ack({ cmd: "pubrec", packetId });
       return;
     }
   }
@@ -95,11 +109,18 @@ export async function handlePublish(link: LinkContext, packet: PublishPacket): P
 /** PUBREL: the QoS 2 exchange ends with PUBCOMP (spec 4.3.3). */
 export async function handlePubrel(link: LinkContext, packetId: number | undefined): Promise<void> {
   if (packetId === undefined) return;
-  const known = await link.router.releaseQos2(link.session, packetId);
+  const ack = link.reserveAck();
+  let known: boolean;
+  try {
+    known = await link.router.releaseQos2(link.session, packetId);
+  } catch (error) {
+    ack(undefined);
+    throw error;
+  }
   if (known && link.inboundUnacked > 0) link.inboundUnacked--;
   if (link.version === 5 && !known) {
-    link.send({ cmd: "pubcomp", packetId, reasonCode: ReasonCode.PacketIdentifierNotFound });
+    ack({ cmd: "pubcomp", packetId, reasonCode: ReasonCode.PacketIdentifierNotFound });
   } else {
-    link.send({ cmd: "pubcomp", packetId });
+    ack({ cmd: "pubcomp", packetId });
   }
 }

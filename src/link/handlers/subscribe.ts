@@ -19,6 +19,10 @@ export async function handleSubscribe(link: LinkContext, packet: SubscribePacket
   const v5 = link.version === 5;
   // [MQTT-2.3.1-1] SUBSCRIBE and UNSUBSCRIBE carry a non-zero packet identifier.
   if (!packet.packetId) throw new ProtocolError("ProtocolError", "packet id 0");
+  // [MQTT-3.8.3-3] At least one filter.
+  if (packet.subscriptions.length === 0) {
+    throw new ProtocolError("ProtocolError", "SUBSCRIBE without a filter");
+  }
   if (v5 && packet.properties?.subscriptionIdentifier !== undefined) {
     // CONNACK said subscription identifiers are not available (spec 3.8.2.1.2: DISCONNECT 0xA1).
     throw new ProtocolError("SubscriptionIdentifiersNotSupported", "subscription identifier");
@@ -51,6 +55,10 @@ export async function handleUnsubscribe(
   packet: UnsubscribePacket,
 ): Promise<void> {
   if (!packet.packetId) throw new ProtocolError("ProtocolError", "packet id 0");
+  // [MQTT-3.10.3-2] At least one filter.
+  if (packet.unsubscriptions.length === 0) {
+    throw new ProtocolError("ProtocolError", "UNSUBSCRIBE without a filter");
+  }
   const results = await link.router.unsubscribe(link.session, packet.unsubscriptions);
   if (link.version === 5) {
     const granted = results.map((r) => ReasonCode[r]);
