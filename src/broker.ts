@@ -10,10 +10,11 @@
 // - close(): stop accepting, close every link (v5: DISCONNECT 0x8B), finish
 //   the commit in progress, close the log, close the index.
 
+import { readFileSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { CommitLog, IndexDb } from "../storage/index.ts";
-import type { Config, ListenerConfig } from "./config/index.ts";
+import { type Config, formatKeyPath, LineLocator, type ListenerConfig } from "./config/index.ts";
 import { BrokerError, ConfigError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import { Router } from "./router/index.ts";
@@ -72,7 +73,7 @@ export function planListeners(config: Config): { listeners: ListenerConfig[]; wa
 
 /**
  * One authenticator per listener with an `auth` table; every malformed stored
- * hash is reported at once, as `file: key.path: message` (exit 2 in the CLI).
+ * hash is reported at once, as `file:line: key.path: message` (exit 2 in the CLI).
  */
 export function authenticatorsFor(
   config: Config,
@@ -80,15 +81,21 @@ export function authenticatorsFor(
 ): Map<ListenerConfig, Authenticate> {
   const out = new Map<ListenerConfig, Authenticate>();
   const problems: string[] = [];
+  let lines: LineLocator | undefined;
   for (const listener of listeners) {
     const table = listener.connections.auth;
     if (table === undefined) continue;
     const result = createAuthenticator(table);
-    const path = `${listener.kind}.${listener.key}.connections.auth`;
-    if (Array.isArray(result)) {
-      for (const problem of result) problems.push(`${config.file}: ${path}.${problem}`);
-    } else {
+    if (!Array.isArray(result)) {
       out.set(listener, result);
+      continue;
+    }
+    lines ??= new LineLocator(readConfigText(config.file));
+    for (const { user, message } of result) {
+      const path = [listener.kind, listener.key, "connections", "auth", user];
+      const line = lines.lineOf(path);
+      const where = line === undefined ? config.file : `${config.file}:${line}`;
+      problems.push(`${where}: ${formatKeyPath(path)}: ${message}`);
     }
   }
   if (problems.length > 0) throw new ConfigError("ERR_CONFIG_INVALID", problems);
@@ -242,4 +249,13 @@ export async function startBroker(
     `ready: ${addresses.map((a) => `${a.name} ${a.host}:${a.port}`).join(", ")}`,
   );
   return { addresses, close };
+}
+
+/** The config file's text, for line numbers in messages; empty when it cannot be read. */
+function readConfigText(file: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch {
+    return "";
+  }
 }

@@ -12,13 +12,18 @@ export type Authenticate = (username: string, password: Buffer) => Promise<boole
 /** Compared against when the user is unknown, so that unknown users take as long as known ones. */
 const UNKNOWN_USER: StoredPassword = { kind: "plain", password: Buffer.from("\u0000unknown") };
 
-/** The authenticator, or the problems (`user: message`) of the values that cannot be used. */
-export function createAuthenticator(table: Record<string, string>): Authenticate | string[] {
+export interface AuthProblem {
+  user: string;
+  message: string;
+}
+
+/** The authenticator, or the problems of the values that cannot be used. */
+export function createAuthenticator(table: Record<string, string>): Authenticate | AuthProblem[] {
   const stored = new Map<string, StoredPassword>();
-  const problems: string[] = [];
+  const problems: AuthProblem[] = [];
   for (const [user, value] of Object.entries(table)) {
     const parsed = parseStoredPassword(value);
-    if (typeof parsed === "string") problems.push(`${user}: ${parsed}`);
+    if (typeof parsed === "string") problems.push({ user, message: parsed });
     else stored.set(user, parsed);
   }
   if (problems.length > 0) return problems;

@@ -11,8 +11,8 @@
 // Anything else is a plain password. (A plain password that itself starts
 // with one of these markers must be hashed: it would be read as a hash.)
 //
-// Who calls it: the link's CONNECT handshake (through the server's front
-// door) and the rumqttd-passwd CLI. Never logs or returns a password.
+// Who calls it: the server, which builds the `authenticate` function it hands
+// each link, and the rumqttd-passwd CLI. Never logs or returns a password.
 
 import { createHash, pbkdf2, randomBytes, scrypt, scryptSync, timingSafeEqual } from "node:crypto";
 import { promisify } from "node:util";

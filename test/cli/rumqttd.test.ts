@@ -146,3 +146,18 @@ test("bad usage exits 2 with a one-line cause", () => {
   assert.equal(unknown.status, 2);
   assert.equal(unknown.stderr.trim().split("\n").length, 1);
 });
+
+test("a malformed password hash stops the start with exit 2 and file:line: key: message", async (t) => {
+  const { file } = await configFile(
+    t,
+    `${CONFIG}\n[v5.1.connections]\nauth = { dev = "$scrypt$ln=99,r=8,p=1$AA==$AA==" }\n`,
+  );
+  const { status, stderr } = run(["--config", file]);
+  assert.equal(status, 2);
+  assert.match(
+    stderr,
+    new RegExp(
+      `^${file}:16: v5\\.1\\.connections\\.auth\\.dev: \\$scrypt\\$ parameters out of range`,
+    ),
+  );
+});

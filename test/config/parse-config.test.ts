@@ -333,3 +333,19 @@ test("rumqttd's own sample config loads unchanged, with one warning per key with
   );
   for (const warning of config.warnings) assert.match(warning.text, /rumqttd-sample\.toml:\d+: /);
 });
+
+test("topic_alias_max above 0 warns that it has no effect yet; 0 does not", () => {
+  const warned = parseConfig(
+    `${MINIMAL}[v4.1.connections]\ntopic_alias_max = 10\n`,
+    "/etc/rumqttd/ta.toml",
+  );
+  assert.deepEqual(
+    warned.warnings.map((w) => w.keyPath),
+    ["v4.1.connections.topic_alias_max"],
+  );
+  const silent = parseConfig(
+    `${MINIMAL}[v4.1.connections]\ntopic_alias_max = 0\n`,
+    "/etc/rumqttd/ta.toml",
+  );
+  assert.deepEqual(silent.warnings, []);
+});
