@@ -14,6 +14,7 @@
 // timeout.
 
 import { type ChildProcess, spawn } from "node:child_process";
+import { appendFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -23,6 +24,7 @@ import mqtt, { type IClientOptions, type MqttClient, Store } from "mqtt";
 export const ROOT = new URL("../", import.meta.url).pathname;
 export const CLI = ["--import", "tsx", "src/cli/rumqttd.ts"];
 const WAIT_MS = 20_000;
+const LOG_FILE = process.env.CRASH_ROUND_LOG;
 /** Unacknowledged publishes in flight from the publisher, below receive_maximum (100). */
 const PUBLISH_WINDOW = 20;
 const RETAINED_TOPICS = 4;
@@ -117,6 +119,8 @@ export async function spawnBroker(file: string): Promise<RunningBroker> {
       reject(new Error(`broker exited with ${code} before broker.ready: ${stderr}`)),
     );
     createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (line) => {
+      // CRASH_ROUND_LOG=FILE keeps every broker log line, to diagnose a failed round.
+      if (LOG_FILE !== undefined) appendFileSync(LOG_FILE, `${child.pid} ${line}\n`);
       const entry = JSON.parse(line) as Record<string, unknown>;
       if (entry.event === "broker.ready") {
         const listeners = entry.listeners as Array<{ kind: string; port: number }>;
@@ -147,18 +151,41 @@ function connectOptions(
     : { ...base, ...stores, clean: false };
 }
 
+/**
+ * Connects and resolves on CONNACK. `setup` attaches handlers before the
+ * first packet is read: a resumed session's resends may arrive in the same
+ * read as the CONNACK, and MQTT.js acknowledges (QoS 1) and emits them before
+ * an `await` on the connection could attach a handler.
+ */
 async function connect(
   port: number,
   options: IClientOptions,
+  setup: (client: MqttClient) => void = () => {},
 ): Promise<{ client: MqttClient; sessionPresent: boolean }> {
   const client = mqtt.connect(`mqtt://127.0.0.1:${port}`, options);
   client.on("error", () => {});
+  setup(client);
   const connack = new Promise<{ sessionPresent: boolean }>((resolve, reject) => {
     client.once("connect", resolve);
     client.once("close", () => reject(new Error("closed before CONNACK")));
   });
   const { sessionPresent } = await withTimeout(connack, "CONNACK");
   return { client, sessionPresent };
+}
+
+/** CRASH_ROUND_LOG=FILE also keeps the clients' packets (n, packet id, DUP). */
+function trace(client: MqttClient, name: string): void {
+  if (LOG_FILE === undefined) return;
+  const line = (dir: string, packet: mqtt.Packet) => {
+    const p = packet as { cmd: string; messageId?: number; dup?: boolean; payload?: Buffer };
+    let n: number | undefined;
+    if (p.cmd === "publish" && String(p.payload).startsWith("{")) {
+      n = (JSON.parse(String(p.payload)) as { n?: number }).n;
+    }
+    appendFileSync(LOG_FILE, `${name} ${dir} ${p.cmd} id=${p.messageId} dup=${p.dup} n=${n}\n`);
+  };
+  client.on("packetreceive", (p) => line("<", p));
+  client.on("packetsend", (p) => line(">", p));
 }
 
 /**
@@ -190,7 +217,9 @@ export async function runRound(options: RoundOptions): Promise<RoundResult> {
     for (const c of clients) c.end(true);
     for (const b of brokers) if (b.child.exitCode === null) b.child.kill("SIGKILL");
     await Promise.all(brokers.map((b) => b.exited));
-    await rm(dir, { recursive: true, force: true });
+    // CRASH_ROUND_KEEP=1 keeps the data directory of every round for inspection.
+    if (process.env.CRASH_ROUND_KEEP === undefined) await rm(dir, { recursive: true, force: true });
+    else if (LOG_FILE !== undefined) appendFileSync(LOG_FILE, `data dir ${dir}\n`);
   }
 }
 
@@ -223,14 +252,21 @@ async function round(
     if (restarted && packet.dup === true) resentWithDup.add(n);
   };
 
-  const sub = await connect(port(first), connectOptions(version, "drill-sub", true, subStores));
+  const sub = await connect(
+    port(first),
+    connectOptions(version, "drill-sub", true, subStores),
+    (client) => {
+      client.on("message", onMessage);
+      trace(client, "sub1");
+    },
+  );
   clients.push(sub.client);
-  sub.client.on("message", onMessage);
   await withTimeout(sub.client.subscribeAsync("drill/#", { qos }), "SUBACK");
   if (offline) await withTimeout(sub.client.endAsync(), "subscriber disconnect");
 
   const pub = await connect(port(first), connectOptions(version, "drill-pub", true, pubStores));
   clients.push(pub.client);
+  trace(pub.client, "pub1");
   const acked = new Set<number>();
   const lastAckedRetained = new Map<string, number>();
   const killAt = 1 + Math.floor(random() * (messages - 1));
@@ -312,18 +348,24 @@ async function round(
   // the broker has handled everything the publisher sent before it.
   const pub2 = await connect(port(second), connectOptions(version, "drill-pub", false, pubStores));
   clients.push(pub2.client);
-  const sub2 = await connect(port(second), connectOptions(version, "drill-sub", false, subStores));
-  clients.push(sub2.client);
   const markers = new Set<string>();
   const markerWaiters = new Map<string, () => void>();
-  sub2.client.on("message", (topic, payload, packet) => {
-    if (topic === "drill-end") {
-      markers.add(String(payload));
-      markerWaiters.get(String(payload))?.();
-      return;
-    }
-    onMessage(topic, payload, packet);
-  });
+  const sub2 = await connect(
+    port(second),
+    connectOptions(version, "drill-sub", false, subStores),
+    (client) => {
+      trace(client, "sub2");
+      client.on("message", (topic, payload, packet) => {
+        if (topic === "drill-end") {
+          markers.add(String(payload));
+          markerWaiters.get(String(payload))?.();
+          return;
+        }
+        onMessage(topic, payload, packet);
+      });
+    },
+  );
+  clients.push(sub2.client);
   await withTimeout(sub2.client.subscribeAsync("drill-end", { qos }), "marker SUBACK");
   // Two markers in turn: the session's cursor delivers in log order, so once
   // the second marker arrives everything stored before it has been delivered.
