@@ -35,8 +35,7 @@ export function dispatch(
       handlePuback(link, packet.packetId);
       return undefined;
     case "pubrec":
-      handlePubrec(link, packet.packetId, packet.reasonCode);
-      return undefined;
+      return handlePubrec(link, packet.packetId, packet.reasonCode);
     case "pubcomp":
       handlePubcomp(link, packet.packetId);
       return undefined;

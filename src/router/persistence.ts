@@ -41,7 +41,8 @@ export interface StoredSession {
   cursor: number;
   subscriptions: StoredSubscription[];
   inflight: StoredInflight[];
-  inboundQos2: number[];
+  /** Inbound QoS 2 ids awaiting PUBREL, with the offset their message got (null: stored before offsets were kept). */
+  inboundQos2: { packetId: number; offset: number | null }[];
 }
 
 function asObject(value: unknown, what: string): Record<string, JsonValue> {
@@ -153,8 +154,15 @@ export async function loadSessions(index: IndexDb): Promise<StoredSession[]> {
       publish,
     });
   }
-  for await (const [key] of index.inbound.entries()) {
-    sessions.get(key[0])?.inboundQos2.push(key[1]);
+  for await (const [key, value] of index.inbound.entries()) {
+    const offset =
+      typeof value === "object" &&
+      value !== null &&
+      "offset" in value &&
+      typeof value.offset === "number"
+        ? value.offset
+        : null;
+    sessions.get(key[0])?.inboundQos2.push({ packetId: key[1], offset });
   }
   for (const s of sessions.values()) s.inflight.sort((a, b) => a.seq - b.seq);
   return [...sessions.values()];

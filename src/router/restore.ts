@@ -49,7 +49,13 @@ export async function sessionFromStore(
     });
     session.nextSeq = Math.max(session.nextSeq, entry.seq + 1);
   }
-  for (const packetId of s.inboundQos2) session.inboundQos2.set(packetId, Promise.resolve());
+  for (const { packetId, offset } of s.inboundQos2) {
+    // The id is written beside the log append, so a kill can keep the id of a
+    // message the log lost: then the id is dropped and the publisher's resend
+    // is stored ([MQTT-4.3.3-9] still holds for every message the log kept).
+    if (offset !== null && offset >= log.nextOffset) continue;
+    session.inboundQos2.set(packetId, Promise.resolve());
+  }
   return { session, expiresInMs };
 }
 

@@ -205,6 +205,13 @@ export class Router {
    * Rejects if the log failed: the caller must not acknowledge.
    */
   async publish(message: Message): Promise<void> {
+    this.#append(message);
+    await this.#commits.wait();
+    if (message.retain) await this.#retained.store(message);
+  }
+
+  /** Appends a message and marks the filter indices it matches; returns its offset. */
+  #append(message: Message): number {
     if (this.#failed !== undefined) throw this.#failed;
     const offset = this.#log.append([
       {
@@ -220,8 +227,7 @@ export class Router {
       index.push(offset);
       this.#commits.markDirty(index);
     }
-    await this.#commits.wait();
-    if (message.retain) await this.#retained.store(message);
+    return offset;
   }
 
   /**
@@ -231,13 +237,20 @@ export class Router {
   receiveQos2(session: Session, packetId: number, message: Message): Promise<void> {
     const pending = session.inboundQos2.get(packetId);
     if (pending !== undefined) return pending;
-    const commit = this.publish(message).then(() => {
-      // [QoS 2 across a restart] the id is durable before PUBREC goes out.
-      const store = this.#store;
-      if (store === undefined || !session.persistent) return;
-      store.putInbound(session.clientId, packetId);
+    const offset = this.#append(message);
+    // [QoS 2 across a restart] the id is stored with the message's offset in
+    // the same turn as the append, and PUBREC waits for both to be durable:
+    // a kill between the two leaves either nothing (the resend is stored) or
+    // an id whose offset restore checks against the log.
+    const store = this.#store;
+    let stored: Promise<void> | undefined;
+    if (store !== undefined && session.persistent) {
+      store.putInbound(session.clientId, packetId, offset);
       session.stored = true;
-      return store.flush();
+      stored = store.flush();
+    }
+    const commit = Promise.all([this.#commits.wait(), stored]).then(async () => {
+      if (message.retain) await this.#retained.store(message);
     });
     session.inboundQos2.set(packetId, commit);
     // A failed commit must not leave the id "received": the client resends it.
@@ -327,7 +340,7 @@ export class Router {
    * PUBREC from the client: the message moves to the PUBREL phase, or, when
    * the client refused it (a v5 reason code >= 0x80), its delivery ends here.
    */
-  pubrec(session: Session, packetId: number, refused: boolean): boolean {
+  async pubrec(session: Session, packetId: number, refused: boolean): Promise<boolean> {
     const entry = session.inflight.get(packetId);
     if (entry === undefined || entry.publish.qos !== 2) return false;
     if (refused) {
@@ -336,8 +349,11 @@ export class Router {
       this.pump(session);
     } else {
       entry.phase = "pubrel";
-      if (session.stored) {
-        this.#store?.putOutbound(session.clientId, packetId, entry);
+      if (session.stored && this.#store !== undefined) {
+        // Durable before PUBREL goes out: after a restart the message is never
+        // sent again as a PUBLISH once its PUBREL may have been (spec 4.3.3).
+        this.#store.putOutbound(session.clientId, packetId, entry);
+        await this.#store.flush();
       }
     }
     return true;

@@ -78,9 +78,13 @@ export class SessionStore {
     this.#push({ clientId, apply: (b) => b.del(index.outbound, [clientId, packetId]) });
   }
 
-  putInbound(clientId: string, packetId: number): void {
+  /** An inbound QoS 2 id and the log offset its message got (checked against the log at restore). */
+  putInbound(clientId: string, packetId: number, offset: number): void {
     const index = this.#index;
-    this.#push({ clientId, apply: (b) => b.put(index.inbound, [clientId, packetId], true) });
+    this.#push({
+      clientId,
+      apply: (b) => b.put(index.inbound, [clientId, packetId], { offset }),
+    });
   }
 
   delInbound(clientId: string, packetId: number): void {

@@ -23,15 +23,16 @@ function explain(result: RoundResult): string {
 }
 
 /**
- * `duplicates`: "none" forbids any; "known" allows only the duplicates the two
- * QoS 2 bugs described below produce (see RoundResult.duplicatedBy); "any"
- * allows them (QoS 1 is at least once).
+ * `duplicates`: "none" forbids any; "known" allows only those of the one
+ * known QoS 2 gap described below (RoundResult.duplicatedBy.stoppedBeforePubrec);
+ * "any" allows them (QoS 1 is at least once).
  */
 function assertSurvived(result: RoundResult, duplicates: Duplicates): void {
   const why = explain(result);
   assert.deepEqual(result.lost, [], `acknowledged messages lost: ${why}`);
   if (duplicates === "none") assert.deepEqual(result.duplicated, [], `duplicates: ${why}`);
   if (duplicates === "known") {
+    assert.deepEqual(result.duplicatedBy.resentAfterPubrel, [], `resent after PUBREL: ${why}`);
     assert.deepEqual(result.duplicatedBy.unexplained, [], `unexplained duplicates: ${why}`);
   }
   assert.deepEqual(result.staleRetained, [], `retained values not current: ${why}`);
@@ -59,26 +60,19 @@ for (const version of [4, 5] as const satisfies readonly Version[]) {
           }
         };
 
-        test(`after SIGKILL at a random moment (${KILL_ROUNDS} rounds, fsync and os), every acknowledged message is delivered${qos === 2 ? " with no duplicate beyond the two known bugs" : ""}, retained values are current and the sessions are present`, () =>
+        test(`after SIGKILL at a random moment (${KILL_ROUNDS} rounds, fsync and os), every acknowledged message is delivered${qos === 2 ? " with no duplicate beyond the known gap" : ""}, retained values are current and the sessions are present`, () =>
           killRounds(qos === 1 ? "any" : "known"));
 
         if (qos === 2) {
-          // Two broker bugs break QoS 2 exactly-once across a kill:
-          // 1. Router.receiveQos2 appends the message to the commit log and
-          //    only then writes the inbound packet id to the index. A kill
-          //    between the two keeps the message but forgets the id; no PUBREC
-          //    went out, so the publisher resends the PUBLISH (DUP, same id),
-          //    the broker appends it again and the subscriber gets it twice
-          //    (duplicatedBy.stoppedBeforePubrec).
-          // 2. Router.pubrec moves an outgoing message to the PUBREL phase in
-          //    the index without waiting ("acks are queued without waiting"),
-          //    and the link sends PUBREL at once. A kill before that batch is
-          //    written brings the message back in the PUBLISH phase: the
-          //    restarted broker resends the PUBLISH (DUP) to a subscriber that
-          //    already completed it on PUBREL, which takes it as new
-          //    (duplicatedBy.resentAfterPubrel; spec 4.3.3 forbids resending
-          //    the PUBLISH after PUBREL).
-          // Enable once both are durable before the matching packet goes out.
+          // One gap remains in QoS 2 exactly-once across a kill: the commit
+          // log and the index are two stores, and Router.receiveQos2 writes
+          // the message to the first and its packet id to the second in the
+          // same turn. When the kill keeps the message but not the id, no
+          // PUBREC went out, the publisher resends the PUBLISH and the broker
+          // stores it again (duplicatedBy.stoppedBeforePubrec). The reverse
+          // (id kept, message lost) is handled at restore. Closing the gap
+          // needs the publisher's packet id inside the log record, so that
+          // restore can find ids the index missed. Enable once that is done.
           test.skip("after SIGKILL, no QoS 2 message is delivered twice", () => killRounds("none"));
         }
 

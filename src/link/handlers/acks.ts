@@ -15,20 +15,31 @@ export function handlePuback(link: LinkContext, packetId: number | undefined): v
   }
 }
 
-export function handlePubrec(
+export async function handlePubrec(
   link: LinkContext,
   packetId: number | undefined,
   reasonCode: number | undefined,
-): void {
+): Promise<void> {
   if (packetId === undefined) return;
   const refused = link.version === 5 && reasonCode !== undefined && isFailure(reasonCode);
-  const known = link.router.pubrec(link.session, packetId, refused);
-  if (refused) return; // [MQTT-4.3.3-4] no PUBREL after a failed PUBREC
+  // [MQTT-4.6.0-3] PUBRELs leave in the order of the PUBRECs.
+  const ack = link.reserveAck();
+  let known: boolean;
+  try {
+    known = await link.router.pubrec(link.session, packetId, refused);
+  } catch (error) {
+    ack(undefined);
+    throw error;
+  }
+  if (refused) {
+    ack(undefined); // [MQTT-4.3.3-4] no PUBREL after a failed PUBREC
+    return;
+  }
   // Spec 4.3.3: answer PUBREC with PUBREL; v5 says when the id was unknown.
   if (link.version === 5 && !known) {
-    link.send({ cmd: "pubrel", packetId, reasonCode: ReasonCode.PacketIdentifierNotFound });
+    ack({ cmd: "pubrel", packetId, reasonCode: ReasonCode.PacketIdentifierNotFound });
   } else {
-    link.send({ cmd: "pubrel", packetId });
+    ack({ cmd: "pubrel", packetId });
   }
 }
 
