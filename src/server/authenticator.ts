@@ -9,7 +9,7 @@ import { parseStoredPassword, type StoredPassword, verifyPassword } from "./pass
 
 export type Authenticate = (username: string, password: Buffer) => Promise<boolean>;
 
-/** Compared against when the user is unknown, so that unknown users take as long as known ones. */
+/** Compared against when the table is empty and the user therefore unknown. */
 const UNKNOWN_USER: StoredPassword = { kind: "plain", password: Buffer.from("\u0000unknown") };
 
 export interface AuthProblem {
@@ -27,9 +27,13 @@ export function createAuthenticator(table: Record<string, string>): Authenticate
     else stored.set(user, parsed);
   }
   if (problems.length > 0) return problems;
+  // An unknown user is checked against a real entry (and refused whatever the
+  // result), so that it costs the same hash work: the time a refusal takes
+  // does not tell which user names exist.
+  const standIn = stored.values().next().value ?? UNKNOWN_USER;
   return async (username, password) => {
     const entry = stored.get(username);
-    const ok = await verifyPassword(entry ?? UNKNOWN_USER, password);
+    const ok = await verifyPassword(entry ?? standIn, password);
     return ok && entry !== undefined;
   };
 }
