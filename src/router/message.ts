@@ -7,6 +7,10 @@
 //   u32 length N of the properties block
 //   N   properties as UTF-8 JSON (Buffers as base64 strings), N = 0 when none
 //   ... payload bytes
+// Format version 2 is version 1 with the origin of an inbound QoS 2 message
+// between the version byte and the properties length:
+//   u16 length C, C bytes of the publisher's client id (UTF-8), u16 its packet id
+// so that a restart can find the packet ids whose index entry a kill lost.
 // The header fields the storage engine keeps beside the body (topic, qos,
 // retain, timestamp, expiry) are not repeated here.
 
@@ -46,9 +50,20 @@ export interface OutgoingPublish {
 }
 
 const BODY_FORMAT_VERSION = 1;
+const BODY_FORMAT_WITH_ORIGIN = 2;
 const HEADER_BYTES = 5;
 
-export function encodeBody(payload: Buffer, properties: ForwardedProperties | undefined): Buffer {
+/** Who published an inbound QoS 2 message, and with which packet id. */
+export interface Origin {
+  clientId: string;
+  packetId: number;
+}
+
+export function encodeBody(
+  payload: Buffer,
+  properties: ForwardedProperties | undefined,
+  origin?: Origin,
+): Buffer {
   let props = Buffer.alloc(0);
   if (properties !== undefined && Object.keys(properties).length > 0) {
     const json: Record<string, unknown> = { ...properties };
@@ -60,17 +75,44 @@ export function encodeBody(payload: Buffer, properties: ForwardedProperties | un
   const header = Buffer.alloc(HEADER_BYTES);
   header.writeUInt8(BODY_FORMAT_VERSION, 0);
   header.writeUInt32BE(props.length, 1);
-  return Buffer.concat([header, props, payload]);
+  if (origin === undefined) return Buffer.concat([header, props, payload]);
+  header.writeUInt8(BODY_FORMAT_WITH_ORIGIN, 0);
+  const id = Buffer.from(origin.clientId, "utf8");
+  assert.ok(id.length <= 0xffff && origin.packetId > 0 && origin.packetId <= 0xffff);
+  const originBytes = Buffer.alloc(4 + id.length);
+  originBytes.writeUInt16BE(id.length, 0);
+  id.copy(originBytes, 2);
+  originBytes.writeUInt16BE(origin.packetId, 2 + id.length);
+  return Buffer.concat([header.subarray(0, 1), originBytes, header.subarray(1), props, payload]);
+}
+
+/** The origin a body carries (format version 2), or undefined. */
+export function originOf(body: Uint8Array): Origin | undefined {
+  const buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  if (buf.length < 1 || buf.readUInt8(0) !== BODY_FORMAT_WITH_ORIGIN) return undefined;
+  const length = buf.readUInt16BE(1);
+  return {
+    clientId: buf.toString("utf8", 3, 3 + length),
+    packetId: buf.readUInt16BE(3 + length),
+  };
 }
 
 export function decodeBody(body: Uint8Array): {
   payload: Buffer;
   properties: ForwardedProperties | undefined;
 } {
-  const buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  let buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
   // The log has CRC-checked the record, so a bad header is a bug, not damage.
   assert.ok(buf.length >= HEADER_BYTES, "message body shorter than its header");
-  assert.equal(buf.readUInt8(0), BODY_FORMAT_VERSION, "unknown message body format");
+  if (buf.readUInt8(0) === BODY_FORMAT_WITH_ORIGIN) {
+    // Skip the origin: from 4 + C on, bytes 1..4 are the properties length as
+    // in a version 1 body (byte 0 there is not read again).
+    const skip = 4 + buf.readUInt16BE(1);
+    buf = buf.subarray(skip);
+    assert.ok(buf.length >= HEADER_BYTES, "message body shorter than its header");
+  } else {
+    assert.equal(buf.readUInt8(0), BODY_FORMAT_VERSION, "unknown message body format");
+  }
   const propsLength = buf.readUInt32BE(1);
   assert.ok(HEADER_BYTES + propsLength <= buf.length, "message body properties overrun");
   const payload = buf.subarray(HEADER_BYTES + propsLength);

@@ -25,12 +25,12 @@ import type { Logger } from "../log.ts";
 import { type ReasonCodeName, topicFilterProblem } from "../protocol/index.ts";
 import { pumpSession, type RouterLog } from "./delivery.ts";
 import { GroupCommit } from "./group-commit.ts";
-import { encodeBody, type Message, type Qos } from "./message.ts";
+import { encodeBody, type Message, type Origin, originOf, type Qos } from "./message.ts";
 import { loadSessions } from "./persistence.ts";
 import { rebuildFilterIndices, sessionFromStore } from "./restore.ts";
 import { RetainedStore } from "./retained-store.ts";
 import { NEVER_EXPIRES_SEC, Session, type SessionLink } from "./session.ts";
-import { SessionStore } from "./session-store.ts";
+import { INBOUND_CHECKPOINT, SessionStore } from "./session-store.ts";
 import { SubscriptionTable } from "./subscription-table.ts";
 
 /** A filter index is trimmed of offsets all its subscribers have passed once it holds this many. */
@@ -100,7 +100,11 @@ export class Router {
     this.#store =
       options.index === undefined
         ? undefined
-        : new SessionStore(options.index, (error) => this.#fail(error));
+        : new SessionStore(
+            options.index,
+            (error) => this.#fail(error),
+            () => this.#log.nextOffset,
+          );
   }
 
   get sessionCount(): number {
@@ -211,7 +215,7 @@ export class Router {
   }
 
   /** Appends a message and marks the filter indices it matches; returns its offset. */
-  #append(message: Message): number {
+  #append(message: Message, origin?: Origin): number {
     if (this.#failed !== undefined) throw this.#failed;
     const offset = this.#log.append([
       {
@@ -220,7 +224,7 @@ export class Router {
         retain: message.retain,
         timestampMs: Date.now(),
         expiresAtMs: message.expiresAtMs,
-        body: encodeBody(message.payload, message.properties),
+        body: encodeBody(message.payload, message.properties, origin),
       },
     ]);
     for (const index of this.#subscriptions.match(message.topic)) {
@@ -237,7 +241,11 @@ export class Router {
   receiveQos2(session: Session, packetId: number, message: Message): Promise<void> {
     const pending = session.inboundQos2.get(packetId);
     if (pending !== undefined) return pending;
-    const offset = this.#append(message);
+    const persist = this.#store !== undefined && session.persistent;
+    const offset = this.#append(
+      message,
+      persist ? { clientId: session.clientId, packetId } : undefined,
+    );
     // [QoS 2 across a restart] the id is stored with the message's offset in
     // the same turn as the append, and PUBREC waits for both to be durable:
     // a kill between the two leaves either nothing (the resend is stored) or
@@ -428,11 +436,37 @@ export class Router {
       from = Math.min(from, restored.session.cursor);
     }
     await rebuildFilterIndices(this.#log, this.#subscriptions, from);
+    await this.#recoverInboundIds(index);
     await this.#store?.flush();
     this.#logger.info(
       { event: "router.restored", sessions: this.#sessions.size, retained: this.#retained.size },
       "router state restored",
     );
+  }
+
+  /**
+   * Inbound QoS 2 ids a kill kept out of the index: their messages were
+   * committed to the log, but the index batch holding their ids was not
+   * written. Every such message lies at or after the checkpoint of the last
+   * index batch written (see SessionStore), and carries its origin.
+   */
+  async #recoverInboundIds(index: IndexDb): Promise<void> {
+    const checkpoint = await index.meta.get([INBOUND_CHECKPOINT]);
+    if (typeof checkpoint !== "number") return;
+    let from = Math.max(checkpoint, this.#log.startOffset);
+    while (from < this.#log.committedOffset) {
+      const records = await this.#log.read(from, 1 << 20);
+      if (records.length === 0) break;
+      for (const record of records) {
+        const origin = record.qos === 2 ? originOf(record.body) : undefined;
+        const session = origin === undefined ? undefined : this.#sessions.get(origin.clientId);
+        if (origin === undefined || session === undefined) continue;
+        if (session.inboundQos2.has(origin.packetId)) continue;
+        session.inboundQos2.set(origin.packetId, Promise.resolve());
+        this.#store?.putInbound(origin.clientId, origin.packetId, record.offset);
+      }
+      from = (records.at(-1)?.offset as number) + 1;
+    }
   }
 
   #fail(error: unknown): void {

@@ -20,6 +20,9 @@ import type { InflightEntry } from "./session.ts";
 /** A change to apply to the next batch; "forget" needs a read of what is stored first. */
 type Op = { clientId: string; apply: (batch: IndexBatch) => void } | { forget: string };
 
+/** The meta key of the log offset below which every inbound QoS 2 id is in the index. */
+export const INBOUND_CHECKPOINT = "inbound_checkpoint";
+
 export class SessionStore {
   readonly #index: IndexDb;
   readonly #onFatal: (error: unknown) => void;
@@ -29,9 +32,18 @@ export class SessionStore {
   #writing: Promise<void> = Promise.resolve();
   #failed: unknown;
 
-  constructor(index: IndexDb, onFatal: (error: unknown) => void) {
+  readonly #checkpoint: () => number;
+
+  /**
+   * `checkpoint` gives the log's next offset; each batch stores it (meta
+   * INBOUND_CHECKPOINT) as taken when the batch is built. Inbound QoS 2 ids
+   * are queued in the turn of their message's append, so once a batch is
+   * written, every id for a message below its checkpoint is in the index.
+   */
+  constructor(index: IndexDb, onFatal: (error: unknown) => void, checkpoint: () => number) {
     this.#index = index;
     this.#onFatal = onFatal;
+    this.#checkpoint = checkpoint;
   }
 
   putSession(clientId: string, expiryIntervalSec: number, disconnectedAtMs: number | null): void {
@@ -122,10 +134,11 @@ export class SessionStore {
       this.#scheduled = false;
       const ops = this.#ops;
       const waiters = this.#waiters;
+      const checkpoint = this.#checkpoint();
       this.#ops = [];
       this.#waiters = [];
       this.#writing = this.#writing
-        .then(() => this.#write(ops))
+        .then(() => this.#write(ops, checkpoint))
         .then(
           () => {
             for (const w of waiters) w.resolve();
@@ -142,10 +155,11 @@ export class SessionStore {
   }
 
   /** One atomic batch, ops in order; a "forget" deletes the keys stored before this batch. */
-  async #write(ops: Op[]): Promise<void> {
+  async #write(ops: Op[], checkpoint: number): Promise<void> {
     if (this.#failed !== undefined) throw this.#failed;
     const index = this.#index;
     const batch = index.batch();
+    batch.put(index.meta, [INBOUND_CHECKPOINT], checkpoint);
     for (const op of ops) {
       if ("apply" in op) {
         op.apply(batch);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { FilterIndex } from "../../src/router/filter-index.ts";
-import { decodeBody, encodeBody } from "../../src/router/message.ts";
+import { decodeBody, encodeBody, originOf } from "../../src/router/message.ts";
 import { MAX_PACKET_ID, Session } from "../../src/router/session.ts";
 import { SubscriptionTable } from "../../src/router/subscription-table.ts";
 
@@ -107,4 +107,18 @@ describe("subscription table", () => {
     table.remove(fast, "t/#");
     assert.deepEqual(table.match("t/x"), []);
   });
+});
+
+test("a body with an origin (format 2) decodes to the same payload and properties and gives its origin back", () => {
+  const properties = { contentType: "text/plain", correlationData: Buffer.from([1, 2]) };
+  const origin = { clientId: "pub-ü", packetId: 65535 };
+  const withOrigin = encodeBody(Buffer.from("payload"), properties, origin);
+  const without = encodeBody(Buffer.from("payload"), properties);
+  assert.deepEqual(decodeBody(withOrigin), decodeBody(without));
+  assert.deepEqual(originOf(withOrigin), origin);
+  assert.equal(originOf(without), undefined);
+  assert.deepEqual(
+    decodeBody(encodeBody(Buffer.alloc(0), undefined, origin)).payload,
+    Buffer.alloc(0),
+  );
 });
