@@ -4,10 +4,12 @@
 //
 // Who calls it: Router.restore, once, before any listener accepts.
 
+import type { IndexDb } from "../../storage/index.ts";
 import type { RouterLog } from "./delivery.ts";
-import { decodeBody, type OutgoingPublish } from "./message.ts";
+import { decodeBody, type OutgoingPublish, originOf } from "./message.ts";
 import type { StoredInflight, StoredSession } from "./persistence.ts";
 import { NEVER_EXPIRES_SEC, Session } from "./session.ts";
+import { INBOUND_CHECKPOINT, type SessionStore } from "./session-store.ts";
 import type { SubscriptionTable } from "./subscription-table.ts";
 
 /** Bytes asked of each log read while scanning. */
@@ -100,5 +102,36 @@ export async function rebuildFilterIndices(
       for (const index of table.match(record.topic)) index.push(record.offset);
     }
     next = last.offset + 1;
+  }
+}
+
+/**
+ * Inbound QoS 2 ids a kill kept out of the index: their messages were
+ * committed to the log, but the index batch holding their ids was not
+ * written. Every such message lies at or after the checkpoint of the last
+ * index batch written (see SessionStore), and carries its origin (message.ts).
+ * Found ids are set on their sessions and queued for the index.
+ */
+export async function recoverInboundIds(
+  index: IndexDb,
+  log: RouterLog,
+  sessions: ReadonlyMap<string, Session>,
+  store: SessionStore | undefined,
+): Promise<void> {
+  const checkpoint = await index.meta.get([INBOUND_CHECKPOINT]);
+  if (typeof checkpoint !== "number") return;
+  let from = Math.max(checkpoint, log.startOffset);
+  while (from < log.committedOffset) {
+    const records = await log.read(from, SCAN_READ_BYTES);
+    if (records.length === 0) break;
+    for (const record of records) {
+      const origin = record.qos === 2 ? originOf(record.body) : undefined;
+      const session = origin === undefined ? undefined : sessions.get(origin.clientId);
+      if (origin === undefined || session === undefined) continue;
+      if (session.inboundQos2.has(origin.packetId)) continue;
+      session.inboundQos2.set(origin.packetId, Promise.resolve());
+      store?.putInbound(origin.clientId, origin.packetId, record.offset);
+    }
+    from = (records.at(-1)?.offset as number) + 1;
   }
 }

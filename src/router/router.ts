@@ -25,12 +25,12 @@ import type { Logger } from "../log.ts";
 import { type ReasonCodeName, topicFilterProblem } from "../protocol/index.ts";
 import { pumpSession, type RouterLog } from "./delivery.ts";
 import { GroupCommit } from "./group-commit.ts";
-import { encodeBody, type Message, type Origin, originOf, type Qos } from "./message.ts";
+import { encodeBody, type Message, type Origin, type Qos } from "./message.ts";
 import { loadSessions } from "./persistence.ts";
-import { rebuildFilterIndices, sessionFromStore } from "./restore.ts";
+import { rebuildFilterIndices, recoverInboundIds, sessionFromStore } from "./restore.ts";
 import { RetainedStore } from "./retained-store.ts";
 import { NEVER_EXPIRES_SEC, Session, type SessionLink } from "./session.ts";
-import { INBOUND_CHECKPOINT, SessionStore } from "./session-store.ts";
+import { SessionStore } from "./session-store.ts";
 import { SubscriptionTable } from "./subscription-table.ts";
 
 /** A filter index is trimmed of offsets all its subscribers have passed once it holds this many. */
@@ -338,9 +338,7 @@ export class Router {
   puback(session: Session, packetId: number): boolean {
     const entry = session.inflight.get(packetId);
     if (entry === undefined || entry.publish.qos !== 1) return false;
-    session.inflight.delete(packetId);
-    if (session.stored) this.#store?.delOutbound(session.clientId, packetId);
-    this.pump(session);
+    this.#release(session, packetId);
     return true;
   }
 
@@ -352,9 +350,7 @@ export class Router {
     const entry = session.inflight.get(packetId);
     if (entry === undefined || entry.publish.qos !== 2) return false;
     if (refused) {
-      session.inflight.delete(packetId);
-      if (session.stored) this.#store?.delOutbound(session.clientId, packetId);
-      this.pump(session);
+      this.#release(session, packetId);
     } else {
       entry.phase = "pubrel";
       if (session.stored && this.#store !== undefined) {
@@ -371,10 +367,15 @@ export class Router {
   pubcomp(session: Session, packetId: number): boolean {
     const entry = session.inflight.get(packetId);
     if (entry === undefined || entry.phase !== "pubrel") return false;
+    this.#release(session, packetId);
+    return true;
+  }
+
+  /** An outgoing delivery ended: its packet id is free (durably) and the window has room. */
+  #release(session: Session, packetId: number): void {
     session.inflight.delete(packetId);
     if (session.stored) this.#store?.delOutbound(session.clientId, packetId);
     this.pump(session);
-    return true;
   }
 
   /** Delivers what the session is owed: retained messages, then the log from its cursor. */
@@ -436,37 +437,12 @@ export class Router {
       from = Math.min(from, restored.session.cursor);
     }
     await rebuildFilterIndices(this.#log, this.#subscriptions, from);
-    await this.#recoverInboundIds(index);
+    await recoverInboundIds(index, this.#log, this.#sessions, this.#store);
     await this.#store?.flush();
     this.#logger.info(
       { event: "router.restored", sessions: this.#sessions.size, retained: this.#retained.size },
       "router state restored",
     );
-  }
-
-  /**
-   * Inbound QoS 2 ids a kill kept out of the index: their messages were
-   * committed to the log, but the index batch holding their ids was not
-   * written. Every such message lies at or after the checkpoint of the last
-   * index batch written (see SessionStore), and carries its origin.
-   */
-  async #recoverInboundIds(index: IndexDb): Promise<void> {
-    const checkpoint = await index.meta.get([INBOUND_CHECKPOINT]);
-    if (typeof checkpoint !== "number") return;
-    let from = Math.max(checkpoint, this.#log.startOffset);
-    while (from < this.#log.committedOffset) {
-      const records = await this.#log.read(from, 1 << 20);
-      if (records.length === 0) break;
-      for (const record of records) {
-        const origin = record.qos === 2 ? originOf(record.body) : undefined;
-        const session = origin === undefined ? undefined : this.#sessions.get(origin.clientId);
-        if (origin === undefined || session === undefined) continue;
-        if (session.inboundQos2.has(origin.packetId)) continue;
-        session.inboundQos2.set(origin.packetId, Promise.resolve());
-        this.#store?.putInbound(origin.clientId, origin.packetId, record.offset);
-      }
-      from = (records.at(-1)?.offset as number) + 1;
-    }
   }
 
   #fail(error: unknown): void {
