@@ -16,12 +16,14 @@ import { join } from "node:path";
 import { CommitLog, IndexDb } from "../storage/index.ts";
 import { type Config, formatKeyPath, LineLocator, type ListenerConfig } from "./config/index.ts";
 import { BrokerError, ConfigError } from "./errors.ts";
+import type { AuthMethod } from "./link/index.ts";
 import type { Logger } from "./log.ts";
 import { Router } from "./router/index.ts";
 import {
   type Authenticate,
   ConnectionCounter,
   createAuthenticator,
+  createScramMethod,
   Listener,
   type ListenerAddress,
   type ListenerOptions,
@@ -124,9 +126,25 @@ function listenerOptions(
       authenticate,
       maxKeepAliveSec: c.maxKeepAliveSec,
       receiveMaximum: c.receiveMaximum,
+      topicAliasMax: c.topicAliasMax,
+      authMethods: authMethodsFor(lc),
       slots,
     },
   };
+}
+
+/**
+ * The MQTT 5 enhanced authentication methods of a listener: SCRAM-SHA-256
+ * against its `auth` table, when it has one (none otherwise: a CONNECT that
+ * names a method gets 0x8C).
+ */
+function authMethodsFor(lc: ListenerConfig): Map<string, AuthMethod> {
+  const table = lc.connections.auth;
+  const methods = new Map<string, AuthMethod>();
+  if (lc.kind === "v4" || table === undefined) return methods;
+  const scram = createScramMethod(table);
+  methods.set(scram.name, scram);
+  return methods;
 }
 
 /** Opens the commit log and the index under `storage.dir` (`log/` and `index/`). */

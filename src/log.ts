@@ -5,6 +5,8 @@
 import { pino } from "pino";
 
 export type LogEvent =
+  | "auth.failed"
+  | "auth.succeeded"
   | "broker.failed"
   | "broker.ready"
   | "broker.signal_received"
@@ -15,8 +17,10 @@ export type LogEvent =
   | "conn.closed"
   | "conn.failed"
   | "conn.refused"
+  | "message.dropped"
   | "message.expired"
   | "message.skipped"
+  | "packet.dropped"
   | "packet.failed"
   | "packet.received"
   | "packet.rejected"

@@ -2,9 +2,34 @@
 // handlers in handlers/ receive it, so they never see the socket.
 
 import type { Logger } from "../log.ts";
-import type { MqttPacket, ProtocolVersion } from "../protocol/index.ts";
+import type { AuthPacket, MqttPacket, ProtocolVersion } from "../protocol/index.ts";
 import type { Router, Session, SessionLink } from "../router/index.ts";
+import type { AuthExchange, AuthMethod } from "./auth-method.ts";
 import type { LinkOptions } from "./options.ts";
+import type { InboundAliases } from "./topic-aliases.ts";
+
+/** What the client's MQTT 5 CONNECT asked of the broker (3.1.1: no limits). */
+export interface ClientLimits {
+  /** The client's Maximum Packet Size in bytes; Infinity when it set none. */
+  maxPacketBytes: number;
+  /** The client's Topic Alias Maximum: the aliases the broker may use towards it. */
+  topicAliasMax: number;
+  /**
+   * Request Problem Information; false: no reason string or user property
+   * on any packet but PUBLISH, CONNACK and DISCONNECT ([MQTT-3.1.2-29]).
+   */
+  problemInformation: boolean;
+}
+
+/** The enhanced authentication a connection was accepted with (re-authentication uses it). */
+export interface AuthState {
+  method: AuthMethod;
+  username: string;
+  /** The re-authentication in progress, if any. */
+  exchange: AuthExchange | undefined;
+  /** True while a step is being checked (the client must wait for its answer). */
+  busy: boolean;
+}
 
 export interface LinkContext extends SessionLink {
   readonly router: Router;
@@ -24,7 +49,23 @@ export interface LinkContext extends SessionLink {
   /** Takes a connection slot (router.max_connections); false when none is left. */
   holdSlot(): boolean;
   /** Called by the CONNECT handler once the client is accepted. */
-  accept(clientId: string, version: ProtocolVersion, keepAliveSec: number, session: Session): void;
+  accept(
+    clientId: string,
+    version: ProtocolVersion,
+    keepAliveSec: number,
+    session: Session,
+    limits: ClientLimits,
+  ): void;
+  /**
+   * During the CONNECT handshake: the client's next AUTH packet; undefined
+   * when it sent DISCONNECT or went away. Anything else is a ProtocolError
+   * ([MQTT-3.1.2-30]).
+   */
+  nextAuthPacket(): Promise<AuthPacket | undefined>;
+  /** Inbound topic aliases of this connection (MQTT 5). */
+  readonly inboundAliases: InboundAliases;
+  /** Set when the client authenticated with an enhanced authentication method. */
+  auth: AuthState | undefined;
   /** Normal DISCONNECT received: close without publishing the will unless asked to. */
   closeGracefully(publishWill: boolean): void;
   /** QoS 1/2 publishes received and not yet acknowledged (MQTT 5 receive maximum). */

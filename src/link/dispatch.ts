@@ -8,6 +8,7 @@
 import { type MqttPacket, ProtocolError } from "../protocol/index.ts";
 import type { LinkContext } from "./context.ts";
 import { handlePuback, handlePubcomp, handlePubrec } from "./handlers/acks.ts";
+import { handleAuth } from "./handlers/auth.ts";
 import { handleConnect } from "./handlers/connect.ts";
 import { handleDisconnect } from "./handlers/disconnect.ts";
 import { handlePublish, handlePubrel } from "./handlers/publish.ts";
@@ -50,8 +51,7 @@ export function dispatch(
       handleDisconnect(link, packet);
       return undefined;
     case "auth":
-      // Enhanced authentication belongs to the MQTT 5 issue; no method was agreed in CONNECT.
-      throw new ProtocolError("ProtocolError", "AUTH without an authentication method");
+      return handleAuth(link, packet);
     case "connack":
     case "suback":
     case "unsuback":

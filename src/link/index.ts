@@ -1,4 +1,5 @@
 // Front door of src/link: one connection's life. The server imports only this file.
 
+export type { AuthExchange, AuthMethod, AuthStep } from "./auth-method.ts";
 export { Link } from "./link.ts";
 export type { ConnectionSlots, LinkOptions } from "./options.ts";

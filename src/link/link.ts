@@ -1,9 +1,11 @@
 // One connection's life: decodes packets from the socket, runs the CONNECT
-// handshake (through handlers/connect.ts), dispatches packets to their
-// handlers, enforces connection_timeout_ms and the keep-alive (1.5 x), turns
-// every ProtocolError into its answer through answer-error.ts, and writes
-// what the router hands it with backpressure (reading pauses while the
-// socket's buffer is full; delivery resumes on 'drain').
+// handshake (through handlers/connect.ts, with the AUTH packets of an
+// enhanced authentication), dispatches packets to their handlers, enforces
+// connection_timeout_ms and the keep-alive (1.5 x), turns every
+// ProtocolError into its answer through answer-error.ts, and writes what the
+// router hands it (encoded by outgoing.ts within the client's limits) with
+// backpressure (reading pauses while the socket's buffer is full; delivery
+// resumes on 'drain').
 //
 // Who calls it: the server creates one per accepted socket. It calls the
 // router; the router calls it back through SessionLink.
@@ -11,8 +13,8 @@
 import type { Socket } from "node:net";
 import type { Logger } from "../log.ts";
 import {
+  type AuthPacket,
   createDecoder,
-  encodePacket,
   type MqttPacket,
   ProtocolError,
   type ProtocolVersion,
@@ -20,12 +22,17 @@ import {
 import type { OutgoingPublish, Router, Session } from "../router/index.ts";
 import { AckQueue } from "./ack-queue.ts";
 import { answerFor } from "./answer-error.ts";
-import type { LinkContext } from "./context.ts";
+import type { AuthState, ClientLimits, LinkContext } from "./context.ts";
 import { dispatch } from "./dispatch.ts";
-import type { LinkOptions } from "./options.ts";
+import { type LinkOptions, maxIncomingPacketBytes } from "./options.ts";
+import { NO_CLIENT_LIMITS, Outgoing } from "./outgoing.ts";
+import { InboundAliases } from "./topic-aliases.ts";
 
-/** Room for a PUBLISH's topic, properties and header beyond its payload. */
-const PACKET_OVERHEAD_BYTES = 128 * 1024;
+
+interface AuthWaiter {
+  resolve: (packet: AuthPacket | undefined) => void;
+  reject: (error: ProtocolError) => void;
+}
 /** How long a closing link waits for the peer to read our last packet and close. */
 const CLOSE_GRACE_MS = 2000;
 
@@ -34,7 +41,9 @@ type State = "connecting" | "connected" | "closing" | "closed";
 export class Link implements LinkContext {
   readonly router: Router;
   readonly options: LinkOptions;
+  readonly inboundAliases: InboundAliases;
   inboundUnacked = 0;
+  auth: AuthState | undefined;
   #logger: Logger;
   readonly #socket: Socket;
   #state: State = "connecting";
@@ -48,10 +57,13 @@ export class Link implements LinkContext {
   readonly #held: MqttPacket[] = [];
   readonly #acks = new AckQueue((packet) => this.send(packet));
   #keepAliveTimer: NodeJS.Timeout | undefined;
+  #out = new Outgoing(NO_CLIENT_LIMITS);
+  #authWaiter: AuthWaiter | undefined;
 
   constructor(socket: Socket, options: LinkOptions, router: Router, logger: Logger) {
     this.#socket = socket;
     this.options = options;
+    this.inboundAliases = new InboundAliases(options.kind === "v5" ? options.topicAliasMax : 0);
     this.router = router;
     this.#logger = logger;
     this.#version = options.kind === "v5" ? 5 : 4;
@@ -83,7 +95,7 @@ export class Link implements LinkContext {
     const socket = this.#socket;
     socket.setNoDelay(true);
     const decoder = createDecoder({
-      maxPacketBytes: this.options.maxPayloadBytes + PACKET_OVERHEAD_BYTES,
+      maxPacketBytes: maxIncomingPacketBytes(this.options),
       onPacket: (packet) => this.#onPacket(packet),
       onError: (error) => this.#reject(error),
     });
@@ -106,9 +118,16 @@ export class Link implements LinkContext {
     this.#connectTimer.unref();
   }
 
-  accept(clientId: string, version: ProtocolVersion, keepAliveSec: number, session: Session): void {
+  accept(
+    clientId: string,
+    version: ProtocolVersion,
+    keepAliveSec: number,
+    session: Session,
+    limits: ClientLimits,
+  ): void {
     this.#version = version;
     this.#session = session;
+    this.#out = new Outgoing(limits);
     this.#state = "connected";
     this.#logger = this.#logger.child({ client_id: clientId });
     clearTimeout(this.#connectTimer);
@@ -137,38 +156,83 @@ export class Link implements LinkContext {
 
   send(packet: MqttPacket): void {
     if (!this.open) return;
-    if (this.#logger.isLevelEnabled("debug")) {
-      this.#logger.debug({ event: "packet.sent", packet: packet.cmd }, "sent");
-    }
-    let bytes: Buffer;
-    try {
-      bytes = encodePacket(packet, this.#version);
-    } catch (error) {
-      // A packet we cannot encode is our bug, not the client's: drop the connection, keep serving.
-      this.#logger.error(
-        { event: "packet.failed", err: error, packet: packet.cmd },
-        "packet could not be encoded",
+    const bytes = this.#encode(packet.cmd, () => this.#out.encode(packet, this.#version));
+    if (bytes === undefined) return;
+    if (bytes === null) {
+      // [MQTT-3.1.2-24] Not even without its reason string does it fit the client's limit.
+      this.#logger.warn(
+        { event: "packet.dropped", packet: packet.cmd, max_bytes: this.#out.limits.maxPacketBytes },
+        "packet larger than the client's maximum packet size not sent",
       );
-      this.#destroy();
       return;
+    }
+    this.#write(packet.cmd, bytes);
+  }
+
+  sendPublish(publish: OutgoingPublish): void {
+    if (!this.open) return;
+    const bytes = this.#encode("publish", () => this.#out.encodePublish(publish, this.#version));
+    if (bytes === undefined) return;
+    if (bytes === null) {
+      this.#dropTooLarge(publish);
+      return;
+    }
+    this.#write("publish", bytes);
+  }
+
+  /**
+   * Encodes with `encode`; undefined after a packet we cannot encode (our
+   * bug, not the client's: the connection is dropped, the broker keeps
+   * serving), null when it does not fit the client's Maximum Packet Size.
+   */
+  #encode(cmd: MqttPacket["cmd"], encode: () => Buffer | undefined): Buffer | null | undefined {
+    try {
+      return encode() ?? null;
+    } catch (error) {
+      this.#logger.error({ event: "packet.failed", err: error, packet: cmd }, "not encodable");
+      this.#destroy();
+      return undefined;
+    }
+  }
+
+  #write(cmd: MqttPacket["cmd"], bytes: Buffer): void {
+    if (this.#logger.isLevelEnabled("debug")) {
+      this.#logger.debug({ event: "packet.sent", packet: cmd, bytes: bytes.length }, "sent");
     }
     const ok = this.#socket.write(bytes);
     // A client that does not read what we send is not read either, until 'drain'.
     if (!ok) this.#socket.pause();
   }
 
-  sendPublish(publish: OutgoingPublish): void {
-    this.send({
-      cmd: "publish",
-      topic: publish.topic,
-      payload: publish.payload,
-      qos: publish.qos,
-      dup: publish.dup,
-      retain: publish.retain,
-      ...(publish.packetId === undefined ? {} : { packetId: publish.packetId }),
-      ...(this.#version === 5 && publish.properties !== undefined
-        ? { properties: publish.properties }
-        : {}),
+  /**
+   * [MQTT-3.1.2-25] A PUBLISH larger than the client's Maximum Packet Size is
+   * discarded, and the broker behaves as if it had been delivered: a QoS 1/2
+   * one is released as if acknowledged (after the current round of sends, so
+   * that the router's delivery order is kept), the cursor has moved on.
+   */
+  #dropTooLarge(publish: OutgoingPublish): void {
+    this.#logger.warn(
+      {
+        event: "message.dropped",
+        topic: publish.topic,
+        qos: publish.qos,
+        bytes: publish.payload.length,
+        max_bytes: this.#out.limits.maxPacketBytes,
+      },
+      "message larger than the client's maximum packet size not sent",
+    );
+    const session = this.#session;
+    const packetId = publish.packetId;
+    if (session === undefined || packetId === undefined || publish.qos === 0) return;
+    queueMicrotask(() => {
+      if (publish.qos === 1) {
+        this.router.puback(session, packetId);
+        return;
+      }
+      // A refused PUBREC ends a QoS 2 delivery without PUBREL.
+      this.router.pubrec(session, packetId, true).catch((error: unknown) => {
+        this.#logger.error({ event: "packet.failed", err: error }, "dropped message not released");
+      });
     });
   }
 
@@ -210,10 +274,47 @@ export class Link implements LinkContext {
     // While CONNECT is being handled (the password check is asynchronous), later packets
     // wait here, in order; reading is paused, so this holds at most the chunks already read.
     if (this.#handshaking) {
-      this.#held.push(packet);
+      const waiter = this.#authWaiter;
+      if (waiter === undefined) {
+        this.#held.push(packet);
+        return;
+      }
+      this.#authWaiter = undefined;
+      this.#socket.pause();
+      this.#answerAuthWaiter(waiter, packet);
       return;
     }
     this.#dispatch(packet);
+  }
+
+  nextAuthPacket(): Promise<AuthPacket | undefined> {
+    return new Promise((resolve, reject) => {
+      const waiter = { resolve, reject };
+      if (!this.open) {
+        resolve(undefined);
+        return;
+      }
+      const held = this.#held.shift();
+      if (held !== undefined) {
+        this.#answerAuthWaiter(waiter, held);
+        return;
+      }
+      // Reading resumes for the answer; the packet that comes pauses it again.
+      this.#authWaiter = waiter;
+      if (!this.#socket.writableNeedDrain) this.#socket.resume();
+    });
+  }
+
+  /** [MQTT-3.1.2-30] Until CONNACK, a client that named a method sends only AUTH or DISCONNECT. */
+  #answerAuthWaiter(waiter: AuthWaiter, packet: MqttPacket): void {
+    if (packet.cmd === "auth") {
+      waiter.resolve(packet);
+    } else if (packet.cmd === "disconnect") {
+      this.closeGracefully(false);
+      waiter.resolve(undefined);
+    } else {
+      waiter.reject(new ProtocolError("ProtocolError", `${packet.cmd} before CONNACK`));
+    }
   }
 
   #dispatch(packet: MqttPacket): void {
@@ -298,6 +399,8 @@ export class Link implements LinkContext {
     const wasConnected = this.#session !== undefined;
     this.#state = "closed";
     this.#clearTimers();
+    this.#authWaiter?.resolve(undefined);
+    this.#authWaiter = undefined;
     if (this.#slotHeld) {
       this.#slotHeld = false;
       this.options.slots.release();

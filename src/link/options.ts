@@ -1,6 +1,8 @@
 // The options of one link, set by the server from its listener's config.
 // Defined here so that link/ depends on nothing above it.
 
+import type { AuthMethod } from "./auth-method.ts";
+
 export interface ConnectionSlots {
   /** Takes a slot for an accepted CONNECT; false when `router.max_connections` is reached. */
   tryAcquire(): boolean;
@@ -28,5 +30,23 @@ export interface LinkOptions {
   maxKeepAliveSec: number;
   /** MQTT 5: QoS 1/2 publishes a client may have unacknowledged towards the broker. */
   receiveMaximum: number;
+  /** MQTT 5: inbound topic aliases accepted per connection (0 = none); advertised in CONNACK. */
+  topicAliasMax: number;
+  /** MQTT 5 enhanced authentication methods by name (empty: a CONNECT naming one gets 0x8C). */
+  authMethods: ReadonlyMap<string, AuthMethod>;
   slots: ConnectionSlots;
+}
+
+/** Room for a PUBLISH's topic, properties and header beyond its payload. */
+const PACKET_OVERHEAD_BYTES = 128 * 1024;
+/** MQTT's largest packet: a 268,435,455-byte remaining length and a 5-byte fixed header. */
+const PROTOCOL_MAX_PACKET_BYTES = 268_435_460;
+
+/**
+ * The largest packet a listener accepts (fixed header included), advertised
+ * to MQTT 5 clients as Maximum Packet Size ([MQTT-3.2.2-15]); anything larger
+ * gets 0x95.
+ */
+export function maxIncomingPacketBytes(options: LinkOptions): number {
+  return Math.min(options.maxPayloadBytes + PACKET_OVERHEAD_BYTES, PROTOCOL_MAX_PACKET_BYTES);
 }

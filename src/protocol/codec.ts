@@ -3,6 +3,10 @@
 // CONNECT it parses. This is the one place where mqtt-packet's `messageId`
 // becomes our `packetId` and back.
 //
+// MQTT 5 user properties are also given in wire order (`userPropertyList`,
+// see user-properties.ts), and a property that may appear once but appears
+// twice is a protocol error (spec 2.2.2.2).
+//
 // Who calls it: the link (decode what a socket delivers, encode what it
 // writes). It never touches a socket and never throws out of `push`: parse
 // failures are reported through `onError` as a ProtocolError.
@@ -10,16 +14,31 @@
 import { isUtf8 } from "node:buffer";
 import mqttPacket from "mqtt-packet";
 import { ProtocolError } from "./protocol-error.ts";
+import {
+  packetBytes,
+  spliceUserProperties,
+  type UserProperty,
+  userPropertyCount,
+  userPropertyObject,
+} from "./user-properties.ts";
 
 type Raw = mqttPacket.Packet;
 
-/** mqtt-packet's packet with `messageId` renamed to `packetId`, per packet type. */
+/**
+ * mqtt-packet's packet with `messageId` renamed to `packetId`, per packet type,
+ * and the packet's own MQTT 5 user properties in wire order: set by the
+ * decoder when the packet has any; when set on a PUBLISH to encode, written
+ * instead of `properties.userProperties` ([MQTT-3.3.2-18]).
+ */
 type Converted<P> = P extends unknown
-  ? Omit<P, "messageId" | "length"> & { packetId?: number }
+  ? Omit<P, "messageId" | "length"> & { packetId?: number; userPropertyList?: UserProperty[] }
   : never;
 
 export type MqttPacket = Converted<Raw>;
-export type ConnectPacket = Converted<mqttPacket.IConnectPacket>;
+/** A CONNECT; `willUserPropertyList` holds the will's user properties in wire order. */
+export type ConnectPacket = Converted<mqttPacket.IConnectPacket> & {
+  willUserPropertyList?: UserProperty[];
+};
 export type ConnackPacket = Converted<mqttPacket.IConnackPacket>;
 export type PublishPacket = Converted<mqttPacket.IPublishPacket>;
 export type SubscribePacket = Converted<mqttPacket.ISubscribePacket>;
@@ -27,6 +46,7 @@ export type SubackPacket = Converted<mqttPacket.ISubackPacket>;
 export type UnsubscribePacket = Converted<mqttPacket.IUnsubscribePacket>;
 export type UnsubackPacket = Converted<mqttPacket.IUnsubackPacket>;
 export type DisconnectPacket = Converted<mqttPacket.IDisconnectPacket>;
+export type AuthPacket = Converted<mqttPacket.IAuthPacket>;
 export type PacketType = MqttPacket["cmd"];
 export type Qos = mqttPacket.QoS;
 
@@ -36,8 +56,9 @@ export type ProtocolVersion = 3 | 4 | 5;
 export interface DecoderOptions {
   /** Set by a client, which knows its version; a server's decoder learns it from CONNECT. */
   protocolVersion?: ProtocolVersion;
-  /** Packets whose remaining length exceeds this are refused before they are buffered. */
+  /** Packets larger than this (fixed header included) are refused before they are buffered. */
   maxPacketBytes: number;
+  /** `bytes` is the packet's whole size on the wire. */
   onPacket: (packet: MqttPacket, bytes: number) => void;
   onError: (error: ProtocolError) => void;
 }
@@ -47,11 +68,38 @@ export interface Decoder {
   push(chunk: Buffer): void;
 }
 
-function fromRaw(raw: Raw): MqttPacket {
+function fromRaw(raw: Raw, pairs: UserProperty[]): MqttPacket {
   const { messageId, length: _length, ...rest } = raw as Raw & { length?: number };
   const packet = rest as MqttPacket;
   if (messageId !== undefined) packet.packetId = messageId;
+  if (pairs.length === 0) return packet;
+  // The packet's own properties come first on the wire; in a CONNECT the
+  // will's properties follow them.
+  const props = (packet as { properties?: { userProperties?: Record<string, string | string[]> } })
+    .properties;
+  const own = userPropertyCount(props?.userProperties);
+  if (own > 0) packet.userPropertyList = pairs.slice(0, own);
+  if (packet.cmd === "connect" && pairs.length > own) {
+    (packet as ConnectPacket).willUserPropertyList = pairs.slice(own);
+  }
   return packet;
+}
+
+/** The name of a property given more than once where the spec allows one, or undefined. */
+function repeatedProperty(packet: Raw): string | undefined {
+  const blocks = [
+    (packet as { properties?: object }).properties,
+    packet.cmd === "connect" ? packet.will?.properties : undefined,
+  ];
+  for (const block of blocks) {
+    if (block === undefined || block === null) continue;
+    for (const [name, value] of Object.entries(block)) {
+      // userProperties is an object (repeats allowed); subscriptionIdentifier repeats only
+      // in a PUBLISH from the server, which a server never decodes.
+      if (Array.isArray(value)) return name;
+    }
+  }
+  return undefined;
 }
 
 function classifyParseError(message: string): ProtocolError {
@@ -72,10 +120,15 @@ export function createDecoder(options: DecoderOptions): Decoder {
   watchStrings(parser, () => {
     badUtf8 = true;
   });
-  const ready: Array<{ packet: Raw; bytes: number; badUtf8: boolean }> = [];
+  let pairs: UserProperty[] = [];
+  watchPairs(parser, (pair) => pairs.push(pair));
+  const ready: Array<{ packet: Raw; bytes: number; badUtf8: boolean; pairs: UserProperty[] }> =
+    [];
   parser.on("packet", (packet: Raw) => {
-    ready.push({ packet, bytes: (packet as Raw & { length?: number }).length ?? 0, badUtf8 });
+    const remaining = (packet as Raw & { length?: number }).length ?? 0;
+    ready.push({ packet, bytes: packetBytes(remaining), badUtf8, pairs });
     badUtf8 = false;
+    pairs = [];
   });
   parser.on("error", (error: Error) => {
     if (failed) return;
@@ -98,7 +151,7 @@ export function createDecoder(options: DecoderOptions): Decoder {
       }
       // Packets are collected during parse() and handed on afterwards, so a
       // handler that throws or closes the link cannot corrupt parser state.
-      for (const { packet, bytes, badUtf8: invalid } of ready.splice(0)) {
+      for (const { packet, bytes, badUtf8: invalid, pairs: list } of ready.splice(0)) {
         if (failed) return;
         if (invalid) {
           // [MQTT-1.5.3-1] (v5 [MQTT-1.5.4-1]): ill-formed UTF-8 closes the connection.
@@ -111,12 +164,18 @@ export function createDecoder(options: DecoderOptions): Decoder {
           options.onError(new ProtocolError("PacketTooLarge", `packet of ${bytes} bytes`));
           return;
         }
-        options.onPacket(fromRaw(packet), bytes);
+        const repeated = repeatedProperty(packet);
+        if (repeated !== undefined) {
+          failed = true;
+          options.onError(new ProtocolError("ProtocolError", `property ${repeated} repeated`));
+          return;
+        }
+        options.onPacket(fromRaw(packet, list), bytes);
       }
       // A packet still being received: refuse it once its announced length is
       // known, before buffering the rest of it.
       const pending = (parser as unknown as { packet?: { length?: number } }).packet?.length ?? -1;
-      if (!failed && pending > options.maxPacketBytes) {
+      if (!failed && pending >= 0 && packetBytes(pending) > options.maxPacketBytes) {
         failed = true;
         options.onError(new ProtocolError("PacketTooLarge", `packet of ${pending} bytes`));
       }
@@ -126,17 +185,53 @@ export function createDecoder(options: DecoderOptions): Decoder {
 
 /** Encodes one packet for a peer speaking `version`. Throws on a packet mqtt-packet cannot encode. */
 export function encodePacket(packet: MqttPacket, version: ProtocolVersion): Buffer {
-  const { packetId, ...rest } = packet as MqttPacket & { packetId?: number };
+  const { packetId, userPropertyList, ...rest } = packet as MqttPacket & { packetId?: number };
   const raw = rest as Raw;
   if (packetId !== undefined) raw.messageId = packetId;
-  return mqttPacket.generate(raw, { protocolVersion: version });
+  const list = version === 5 ? userPropertyList : undefined;
+  if (list === undefined || list.length === 0) {
+    return mqttPacket.generate(raw, { protocolVersion: version });
+  }
+  const props = (raw as { properties?: Record<string, unknown> }).properties ?? {};
+  if (raw.cmd !== "publish") {
+    // Only a PUBLISH is forwarded, so only it needs the exact order.
+    const withObject = { ...props, userProperties: userPropertyObject(list) };
+    return mqttPacket.generate({ ...raw, properties: withObject } as Raw, {
+      protocolVersion: version,
+    });
+  }
+  const { userProperties: _dropped, ...others } = props;
+  const bytes = mqttPacket.generate({ ...raw, properties: others } as Raw, {
+    protocolVersion: version,
+  });
+  return spliceUserProperties(bytes, list);
 }
 
-/** The parts of mqtt-packet 9's parser that watchStrings relies on. */
+/** The parts of mqtt-packet 9's parser that watchStrings and watchPairs rely on. */
 interface ParserInternals {
   _list: { slice(start: number, end: number): Buffer; readUInt16BE(at: number): number };
   _pos: number;
   _parseString: (this: ParserInternals, ...args: unknown[]) => string | null;
+  _parseStringPair: (
+    this: ParserInternals,
+    ...args: unknown[]
+  ) => { name: string | null; value: string | null };
+}
+
+/**
+ * Records each user property as mqtt-packet parses it (the only property of
+ * type "string pair"), so that their wire order is known. mqtt-packet parses a
+ * packet's body once, when all of it has arrived.
+ */
+function watchPairs(parser: unknown, onPair: (pair: UserProperty) => void): void {
+  const internals = parser as ParserInternals;
+  const parsePair = internals._parseStringPair;
+  if (typeof parsePair !== "function") throw new Error("mqtt-packet parser has no _parseStringPair");
+  internals._parseStringPair = function (this: ParserInternals, ...args: unknown[]) {
+    const result = parsePair.apply(this, args);
+    if (result.name !== null && result.value !== null) onPair([result.name, result.value]);
+    return result;
+  };
 }
 
 /**

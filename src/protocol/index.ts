@@ -2,6 +2,7 @@
 // and the codec. Other modules import only this file.
 
 export {
+  type AuthPacket,
   type ConnackPacket,
   type ConnectPacket,
   createDecoder,
@@ -20,6 +21,7 @@ export {
   type UnsubscribePacket,
 } from "./codec.ts";
 export { ProtocolError } from "./protocol-error.ts";
+export { type UserProperty, userPropertyListOf } from "./user-properties.ts";
 export {
   ConnackReturnCodeV3,
   isFailure,

@@ -13,10 +13,17 @@
 // so that a restart can find the packet ids whose index entry a kill lost.
 // The header fields the storage engine keeps beside the body (topic, qos,
 // retain, timestamp, expiry) are not repeated here.
+// In the properties JSON, `userProperties` is a list of [name, value] pairs
+// in wire order ([MQTT-3.3.2-18]); bodies written before that hold
+// mqtt-packet's object form ({ name: value | value[] }), read as its pairs in
+// key order, so old logs stay readable without a new format version.
 
 import assert from "node:assert/strict";
 
 export type Qos = 0 | 1 | 2;
+
+/** A user property, in the order the publisher sent it. */
+export type UserProperty = [name: string, value: string];
 
 /** MQTT 5 publish properties that are forwarded to subscribers unchanged. */
 export interface ForwardedProperties {
@@ -24,7 +31,7 @@ export interface ForwardedProperties {
   contentType?: string;
   responseTopic?: string;
   correlationData?: Buffer;
-  userProperties?: Record<string, string | string[]>;
+  userProperties?: UserProperty[];
 }
 
 export interface Message {
@@ -122,5 +129,17 @@ export function decodeBody(body: Uint8Array): {
   if (typeof json.correlationData === "string") {
     properties.correlationData = Buffer.from(json.correlationData, "base64");
   }
+  if (json.userProperties !== undefined && !Array.isArray(json.userProperties)) {
+    properties.userProperties = pairsOfObject(json.userProperties);
+  }
   return { payload, properties };
+}
+
+/** The pairs of the object form older bodies hold, in key order. */
+function pairsOfObject(object: Record<string, string | string[]>): UserProperty[] {
+  const out: UserProperty[] = [];
+  for (const [name, value] of Object.entries(object)) {
+    for (const v of Array.isArray(value) ? value : [value]) out.push([name, v]);
+  }
+  return out;
 }

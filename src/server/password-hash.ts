@@ -8,6 +8,9 @@
 // - `$7$<iterations>$<salt base64>$<hash base64>`: mosquitto_passwd's
 //   PBKDF2-HMAC-SHA512, so entries of a mosquitto password file can be reused.
 // - `$6$<salt base64>$<hash base64>`: mosquitto's older salted SHA-512.
+// - `$scram-sha-256$i=<iterations>$<salt>$<StoredKey>$<ServerKey>`: a
+//   SCRAM-SHA-256 credential (scram-credential.ts, `rumqttd-passwd --scram`),
+//   the one hash that also serves MQTT 5 SCRAM-SHA-256 authentication.
 // Anything else is a plain password. (A plain password that itself starts
 // with one of these markers must be hashed: it would be read as a hash.)
 //
@@ -16,6 +19,12 @@
 
 import { createHash, pbkdf2, randomBytes, scrypt, scryptSync, timingSafeEqual } from "node:crypto";
 import { promisify } from "node:util";
+import {
+  parseScramEntry,
+  SCRAM_PREFIX,
+  type ScramCredential,
+  scramPasswordMatches,
+} from "./scram-credential.ts";
 
 const pbkdf2Async = promisify(pbkdf2);
 const scryptAsync = promisify(scrypt) as (
@@ -36,7 +45,8 @@ export type StoredPassword =
   | { kind: "plain"; password: Buffer }
   | { kind: "scrypt"; logN: number; r: number; p: number; salt: Buffer; hash: Buffer }
   | { kind: "pbkdf2-sha512"; iterations: number; salt: Buffer; hash: Buffer }
-  | { kind: "sha512"; salt: Buffer; hash: Buffer };
+  | { kind: "sha512"; salt: Buffer; hash: Buffer }
+  | { kind: "scram-sha-256"; credential: ScramCredential };
 
 /** Why a stored value that looks like a hash cannot be used; undefined when it can. */
 export function checkStoredPassword(value: string): string | undefined {
@@ -45,6 +55,10 @@ export function checkStoredPassword(value: string): string | undefined {
 }
 
 export function parseStoredPassword(value: string): StoredPassword | string {
+  if (value.startsWith(SCRAM_PREFIX)) {
+    const credential = parseScramEntry(value);
+    return typeof credential === "string" ? credential : { kind: "scram-sha-256", credential };
+  }
   if (value.startsWith("$scrypt$")) {
     const match = /^\$scrypt\$ln=(\d+),r=(\d+),p=(\d+)\$([A-Za-z0-9+/=]+)\$([A-Za-z0-9+/=]+)$/.exec(
       value,
@@ -110,6 +124,8 @@ export async function verifyPassword(stored: StoredPassword, candidate: Buffer):
       const derived = createHash("sha512").update(candidate).update(stored.salt).digest();
       return timingSafeEqual(derived, stored.hash);
     }
+    case "scram-sha-256":
+      return scramPasswordMatches(stored.credential, candidate);
     default:
       return assertNever(stored);
   }

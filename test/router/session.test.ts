@@ -75,14 +75,38 @@ describe("filter index and session cursors", () => {
     const body = encodeBody(Buffer.from("hello"), {
       contentType: "text/plain",
       correlationData: Buffer.from([1, 2, 3]),
-      userProperties: { a: "b" },
+      userProperties: [
+        ["b", "1"],
+        ["a", "2"],
+        ["b", "3"],
+      ],
     });
     const back = decodeBody(new Uint8Array(body));
     assert.equal(back.payload.toString(), "hello");
+    assert.deepEqual(back.properties?.userProperties, [
+      ["b", "1"],
+      ["a", "2"],
+      ["b", "3"],
+    ]);
     assert.deepEqual(back.properties?.correlationData, Buffer.from([1, 2, 3]));
     assert.equal(back.properties?.contentType, "text/plain");
     assert.deepEqual(decodeBody(encodeBody(Buffer.alloc(0), undefined)).properties, undefined);
   });
+});
+
+test("a body written before user properties kept their order (object form) still decodes, as pairs", () => {
+  // Format version 1 as written before: the properties JSON holds mqtt-packet's object form.
+  const json = Buffer.from(JSON.stringify({ userProperties: { a: "1", b: ["2", "3"] } }), "utf8");
+  const header = Buffer.alloc(5);
+  header.writeUInt8(1, 0);
+  header.writeUInt32BE(json.length, 1);
+  const back = decodeBody(Buffer.concat([header, json, Buffer.from("p")]));
+  assert.equal(back.payload.toString(), "p");
+  assert.deepEqual(back.properties?.userProperties, [
+    ["a", "1"],
+    ["b", "2"],
+    ["b", "3"],
+  ]);
 });
 
 describe("subscription table", () => {

@@ -1,7 +1,11 @@
 // The CONNECT handshake: protocol version for this listener, client id rules,
 // the will, authentication (asynchronous: hashes are checked off the event
-// loop; link.ts holds later packets until it ends), the connection limit,
-// keep-alive, then the session (take-over, session present) and the CONNACK.
+// loop, an enhanced authentication exchanges AUTH packets, handlers/auth.ts;
+// link.ts holds later packets until it ends), the connection limit,
+// keep-alive, the client's MQTT 5 limits (receive maximum, maximum packet
+// size, topic alias maximum, problem information), then the session
+// (take-over, session present) and the CONNACK, which advertises what the
+// server supports.
 // Every refusal is a thrown ProtocolError; answer-error.ts turns it into the
 // CONNACK the client's version understands.
 // Who calls it: dispatch.ts, for the first packet of a link.
@@ -17,11 +21,15 @@ import {
   topicNameProblem,
 } from "../../protocol/index.ts";
 import type { Message } from "../../router/index.ts";
-import type { LinkContext } from "../context.ts";
+import type { ClientLimits, LinkContext } from "../context.ts";
+import { maxIncomingPacketBytes } from "../options.ts";
+import { authenticateConnect } from "./auth.ts";
 import { forwardedProperties } from "./publish.ts";
 
 /** The prefix of client ids the broker assigns ([MQTT-3.1.3-6], v5 3.2.2.3.7). */
 const ASSIGNED_ID_PREFIX = "auto-";
+/** The largest Receive Maximum, and what an absent one means (spec 3.1.2.11.3). */
+const MAX_RECEIVE_MAXIMUM = 65_535;
 
 export async function handleConnect(link: LinkContext, packet: ConnectPacket): Promise<void> {
   const version = (packet.protocolVersion ?? 4) as ProtocolVersion;
@@ -31,7 +39,15 @@ export async function handleConnect(link: LinkContext, packet: ConnectPacket): P
   checkFlags(packet, version);
   const { clientId, assigned } = checkClientId(link, packet, version);
   const will = willOf(packet, version, link.options.maxPayloadBytes);
-  await checkCredentials(link, packet);
+  const method = version === 5 ? packet.properties?.authenticationMethod : undefined;
+  let authData: Buffer | undefined;
+  if (method === undefined) {
+    await checkCredentials(link, packet);
+  } else {
+    const result = await authenticateConnect(link, packet, method);
+    if (result === undefined) return;
+    authData = result.data;
+  }
   // The connection may have gone while the password was checked.
   if (!link.open) return;
   if (!link.holdSlot()) {
@@ -54,11 +70,16 @@ export async function handleConnect(link: LinkContext, packet: ConnectPacket): P
     persistent: version === 5 ? expiryIntervalSec > 0 : !clean,
     expiryIntervalSec,
     will,
-    maxInflight: link.options.maxInflightCount,
+    // [MQTT-3.3.4-9] No more unacknowledged QoS 1/2 messages towards the client than its
+    // Receive Maximum.
+    maxInflight: Math.min(
+      link.options.maxInflightCount,
+      version === 5 ? (packet.properties?.receiveMaximum ?? MAX_RECEIVE_MAXIMUM) : Infinity,
+    ),
     link,
     logger: link.logger,
   });
-  link.accept(clientId, version, keepAliveSec, session);
+  link.accept(clientId, version, keepAliveSec, session, clientLimits(packet, version));
 
   const connack: ConnackPacket =
     version === 5
@@ -67,11 +88,19 @@ export async function handleConnect(link: LinkContext, packet: ConnectPacket): P
           sessionPresent,
           reasonCode: ReasonCode.Success,
           properties: {
+            // Maximum QoS is left out: absent means 2, and 2 may not be sent (spec 3.2.2.3.4).
+            retainAvailable: true,
+            wildcardSubscriptionAvailable: true,
             receiveMaximum: link.options.receiveMaximum,
+            topicAliasMaximum: link.options.topicAliasMax,
+            maximumPacketSize: maxIncomingPacketBytes(link.options),
             subscriptionIdentifiersAvailable: false,
             sharedSubscriptionAvailable: false,
             ...(assigned ? { assignedClientIdentifier: clientId } : {}),
             ...(serverKeepAlive === undefined ? {} : { serverKeepAlive }),
+            // [MQTT-4.12.0-5] The method of the exchange, and its last data.
+            ...(method === undefined ? {} : { authenticationMethod: method }),
+            ...(authData === undefined ? {} : { authenticationData: authData }),
           },
         }
       : { cmd: "connack", sessionPresent, returnCode: ConnackReturnCodeV3.Accepted };
@@ -99,14 +128,29 @@ function checkVersion(link: LinkContext, version: ProtocolVersion): void {
   }
 }
 
+/** What the client's CONNECT asks of the broker's packets (spec 3.1.2.11). */
+function clientLimits(packet: ConnectPacket, version: ProtocolVersion): ClientLimits {
+  const p = version === 5 ? packet.properties : undefined;
+  return {
+    maxPacketBytes: p?.maximumPacketSize ?? Number.POSITIVE_INFINITY,
+    topicAliasMax: p?.topicAliasMaximum ?? 0,
+    problemInformation: p?.requestProblemInformation ?? true,
+  };
+}
+
 function checkFlags(packet: ConnectPacket, version: ProtocolVersion): void {
   // [MQTT-3.1.2-14] Will QoS 3 is malformed.
   if (packet.will !== undefined && (packet.will.qos as number) === 3) {
     throw new ProtocolError("MalformedPacket", "will QoS 3");
   }
-  // [MQTT-4.12.0-1] No enhanced authentication method is supported yet: CONNACK 0x8C.
-  if (version === 5 && packet.properties?.authenticationMethod !== undefined) {
-    throw new ProtocolError("BadAuthenticationMethod", "authentication method not supported");
+  const p = version === 5 ? packet.properties : undefined;
+  // Spec 3.1.2.11: Receive Maximum 0, Maximum Packet Size 0, and Authentication Data
+  // without an Authentication Method are protocol errors.
+  if (p?.receiveMaximum === 0 || p?.maximumPacketSize === 0) {
+    throw new ProtocolError("ProtocolError", "receive maximum or maximum packet size 0");
+  }
+  if (p?.authenticationData !== undefined && p.authenticationMethod === undefined) {
+    throw new ProtocolError("ProtocolError", "authentication data without a method");
   }
   // [MQTT-3.1.2-22] In 3.1.1 a password needs a user name (MQTT 5 allows it alone).
   if (version !== 5 && packet.password !== undefined && packet.username === undefined) {
@@ -161,7 +205,10 @@ function willOf(
   if (payload.length > maxPayloadBytes) {
     throw new ProtocolError("PacketTooLarge", "will payload larger than max_payload_size");
   }
-  const properties = version === 5 ? forwardedProperties(will.properties) : undefined;
+  const properties =
+    version === 5
+      ? forwardedProperties(will.properties, packet.willUserPropertyList ?? [])
+      : undefined;
   return {
     topic: will.topic,
     qos: will.qos ?? 0,

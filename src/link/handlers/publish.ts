@@ -1,23 +1,35 @@
-// PUBLISH and PUBREL from the client. A PUBLISH is checked (topic name,
-// payload size, topic alias), handed to the router, which appends it to the
-// log, and acknowledged (PUBACK / PUBREC) only after its commit
-// (spec 4.3.2, 4.3.3: the broker takes ownership once the message is durable).
+// PUBLISH and PUBREL from the client. A PUBLISH is checked (topic name or
+// topic alias, payload size, properties), handed to the router, which
+// appends it to the log, and acknowledged (PUBACK / PUBREC) only after its
+// commit (spec 4.3.2, 4.3.3: the broker takes ownership once the message is
+// durable).
 // Who calls it: dispatch.ts.
 
+import { isUtf8 } from "node:buffer";
 import {
   ProtocolError,
   type PublishPacket,
   ReasonCode,
   topicNameProblem,
+  type UserProperty,
+  userPropertyListOf,
 } from "../../protocol/index.ts";
 import type { ForwardedProperties, Message } from "../../router/index.ts";
 import type { LinkContext } from "../context.ts";
 
 type PublishProperties = PublishPacket["properties"];
 
-/** The MQTT 5 properties a subscriber receives unchanged (spec 3.3.2.3). */
+/**
+ * The MQTT 5 properties a subscriber receives unchanged (spec 3.3.2.3):
+ * payload format indicator ([MQTT-3.3.2-4]), content type ([MQTT-3.3.2-20]),
+ * response topic ([MQTT-3.3.2-15]), correlation data ([MQTT-3.3.2-16]) and
+ * user properties in their order ([MQTT-3.3.2-17], [MQTT-3.3.2-18]).
+ * `userPropertyList` is the decoder's wire-order list; without it (a will
+ * from an older caller) the object form's order is used.
+ */
 export function forwardedProperties(
   properties: PublishProperties | undefined,
+  userPropertyList?: UserProperty[],
 ): ForwardedProperties | undefined {
   if (properties === undefined) return undefined;
   const out: ForwardedProperties = {};
@@ -27,27 +39,54 @@ export function forwardedProperties(
   if (properties.contentType !== undefined) out.contentType = properties.contentType;
   if (properties.responseTopic !== undefined) out.responseTopic = properties.responseTopic;
   if (properties.correlationData !== undefined) out.correlationData = properties.correlationData;
-  if (properties.userProperties !== undefined) out.userProperties = properties.userProperties;
+  const pairs = userPropertyList ?? userPropertyListOf(properties.userProperties);
+  if (pairs.length > 0) out.userProperties = pairs;
   return Object.keys(out).length === 0 ? undefined : out;
 }
 
-function messageOf(link: LinkContext, packet: PublishPacket): Message {
+function checkTopicName(topic: string): void {
   // [MQTT-3.3.2-2] No wildcards, [MQTT-4.7.3-1..3] not empty, no U+0000, at most 65,535 bytes.
-  if (topicNameProblem(packet.topic) !== undefined) {
+  if (topicNameProblem(topic) !== undefined) {
     throw new ProtocolError("TopicNameInvalid", "invalid topic name in PUBLISH");
   }
-  // No topic aliases are accepted yet (CONNACK advertises none): [MQTT-3.3.2-9].
-  if (packet.properties?.topicAlias !== undefined) {
-    throw new ProtocolError("TopicAliasInvalid", "topic alias not accepted");
+}
+
+/** MQTT 5 property rules for a PUBLISH from a client. */
+function checkProperties(properties: PublishProperties, payload: Buffer): void {
+  if (properties === undefined) return;
+  // [MQTT-3.3.4-6] A PUBLISH from a client carries no subscription identifier.
+  if (properties.subscriptionIdentifier !== undefined) {
+    throw new ProtocolError("ProtocolError", "subscription identifier in a client's PUBLISH");
   }
+  // [MQTT-3.3.2-14] The response topic is a topic name: no wildcards.
+  const responseTopic = properties.responseTopic;
+  if (responseTopic !== undefined && topicNameProblem(responseTopic) !== undefined) {
+    throw new ProtocolError("ProtocolError", "invalid response topic");
+  }
+  // Spec 3.3.2.3.2: a payload said to be UTF-8 may be checked; one that is not gets 0x99.
+  if (properties.payloadFormatIndicator === true && !isUtf8(payload)) {
+    throw new ProtocolError("PayloadFormatInvalid", "payload is not UTF-8 as its format says");
+  }
+}
+
+function messageOf(link: LinkContext, packet: PublishPacket): Message {
+  const v5 = link.version === 5;
+  // MQTT 5: the topic may be given by an alias (spec 3.3.2.3.4).
+  const topic = v5
+    ? link.inboundAliases.resolve(packet.topic, packet.properties?.topicAlias, checkTopicName)
+    : packet.topic;
+  if (!v5) checkTopicName(topic);
   const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
   if (payload.length > link.options.maxPayloadBytes) {
     throw new ProtocolError("PacketTooLarge", "payload larger than max_payload_size");
   }
+  if (v5) checkProperties(packet.properties, payload);
   const expirySec = packet.properties?.messageExpiryInterval;
-  const properties = link.version === 5 ? forwardedProperties(packet.properties) : undefined;
+  const properties = v5
+    ? forwardedProperties(packet.properties, packet.userPropertyList ?? [])
+    : undefined;
   return {
-    topic: packet.topic,
+    topic,
     qos: packet.qos,
     retain: packet.retain,
     payload,

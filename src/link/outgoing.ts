@@ -1,0 +1,100 @@
+// Turns what a link sends into bytes for its client, within what the
+// client's MQTT 5 CONNECT allowed:
+// - a PUBLISH gets a topic alias when the client accepts them (an alias
+//   already mapped to its topic replaces the topic name), its forwarded
+//   properties, and its user properties in the publisher's order
+//   ([MQTT-3.3.2-18]);
+// - with Request Problem Information 0, no reason string or user property
+//   goes out on a packet other than PUBLISH, CONNACK or DISCONNECT
+//   ([MQTT-3.1.2-29]);
+// - no packet larger than the client's Maximum Packet Size goes out
+//   ([MQTT-3.1.2-24]): reason strings and user properties are left out first
+//   (spec 3.1.2.11.4), and a PUBLISH that still does not fit is not sent
+//   (the link then treats it as delivered, [MQTT-3.1.2-25]).
+//
+// Who calls it: link.ts, for every packet it writes. It never writes to the socket.
+
+import { encodePacket, type MqttPacket, type ProtocolVersion } from "../protocol/index.ts";
+import type { OutgoingPublish } from "../router/index.ts";
+import type { ClientLimits } from "./context.ts";
+import { type AliasChoice, OutboundAliases } from "./topic-aliases.ts";
+
+/** Before CONNECT is accepted: no client limits are known. */
+export const NO_CLIENT_LIMITS: ClientLimits = {
+  maxPacketBytes: Number.POSITIVE_INFINITY,
+  topicAliasMax: 0,
+  problemInformation: true,
+};
+
+/** Packets that may carry a reason string and user properties whatever the client asked. */
+const ALWAYS_INFORMED = new Set<MqttPacket["cmd"]>(["publish", "connack", "disconnect"]);
+
+type Properties = Record<string, unknown> & { reasonString?: string; userProperties?: unknown };
+type PublishProperties = NonNullable<Extract<MqttPacket, { cmd: "publish" }>["properties"]>;
+
+export class Outgoing {
+  readonly limits: ClientLimits;
+  readonly #aliases: OutboundAliases;
+
+  constructor(limits: ClientLimits) {
+    this.limits = limits;
+    this.#aliases = new OutboundAliases(limits.topicAliasMax);
+  }
+
+  /** The bytes of a packet other than a forwarded PUBLISH; undefined when it cannot fit. */
+  encode(packet: MqttPacket, version: ProtocolVersion): Buffer | undefined {
+    if (version !== 5) return encodePacket(packet, version);
+    let out = packet;
+    if (!this.limits.problemInformation && !ALWAYS_INFORMED.has(packet.cmd)) {
+      out = withoutProblemInformation(out);
+    }
+    let bytes = encodePacket(out, version);
+    if (bytes.length <= this.limits.maxPacketBytes) return bytes;
+    bytes = encodePacket(withoutProblemInformation(out), version);
+    return bytes.length <= this.limits.maxPacketBytes ? bytes : undefined;
+  }
+
+  /**
+   * The bytes of a PUBLISH to the client; undefined when it is larger than
+   * the client's Maximum Packet Size (nothing about the connection changes then).
+   */
+  encodePublish(publish: OutgoingPublish, version: ProtocolVersion): Buffer | undefined {
+    const packet: Extract<MqttPacket, { cmd: "publish" }> = {
+      cmd: "publish",
+      topic: publish.topic,
+      payload: publish.payload,
+      qos: publish.qos,
+      dup: publish.dup,
+      retain: publish.retain,
+      ...(publish.packetId === undefined ? {} : { packetId: publish.packetId }),
+    };
+    if (version !== 5) return encodePacket(packet, version);
+    // Every forwarded property goes out as it came in; user properties in their own order.
+    const { userProperties, ...others } = publish.properties ?? {};
+    const properties: PublishProperties = { ...others };
+    if (userProperties !== undefined && userProperties.length > 0) {
+      packet.userPropertyList = userProperties;
+    }
+    let choice: AliasChoice | undefined;
+    if (this.#aliases.enabled) {
+      // [MQTT-3.1.2-26] never above the client's Topic Alias Maximum (OutboundAliases).
+      choice = this.#aliases.choose(publish.topic);
+      properties.topicAlias = choice.alias;
+      if (!choice.withTopic) packet.topic = "";
+    }
+    if (Object.keys(properties).length > 0) packet.properties = properties;
+    const bytes = encodePacket(packet, version);
+    // [MQTT-3.1.2-24] Not sent; the alias is not recorded either.
+    if (bytes.length > this.limits.maxPacketBytes) return undefined;
+    if (choice !== undefined) this.#aliases.commit(publish.topic, choice);
+    return bytes;
+  }
+}
+
+function withoutProblemInformation(packet: MqttPacket): MqttPacket {
+  const properties = (packet as { properties?: Properties }).properties;
+  if (properties === undefined && packet.userPropertyList === undefined) return packet;
+  const { reasonString: _r, userProperties: _u, ...rest } = properties ?? {};
+  const { userPropertyList: _l, ...stripped } = packet;
+  return { ...stripped, properties: rest } as MqttPacket;
+}
