@@ -13,6 +13,12 @@ import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { tomlKey, tomlString } from "../../migrations/index.ts";
 import { hashPassword, SCRYPT_DEFAULTS } from "../server/password-hash.ts";
+import {
+  formatScramEntry,
+  SCRAM_DEFAULT_ITERATIONS,
+  SCRAM_MAX_ITERATIONS,
+  SCRAM_MIN_ITERATIONS,
+} from "../server/scram-credential.ts";
 
 const USAGE = `Usage: rumqttd-passwd [options] USERNAME
 
@@ -21,11 +27,18 @@ and prints a line for a server's auth table, for example:
 
   USERNAME = "$scrypt$ln=15,r=8,p=1$<salt>$<hash>"
 
+With --scram it prints a SCRAM-SHA-256 credential instead, which serves both
+a CONNECT password and MQTT 5 SCRAM-SHA-256 enhanced authentication:
+
+  USERNAME = "$scram-sha-256$i=4096$<salt>$<StoredKey>$<ServerKey>"
+
 The broker also accepts mosquitto_passwd's $7$ and $6$ hashes as they are.
 
 Options:
-      --cost N   scrypt cost as log2 of N (default ${SCRYPT_DEFAULTS.logN}, 10 to 20)
-  -h, --help     show this help
+      --cost N         scrypt cost as log2 of N (default ${SCRYPT_DEFAULTS.logN}, 10 to 20)
+      --scram          print a SCRAM-SHA-256 credential instead of a scrypt hash
+      --iterations N   SCRAM PBKDF2 iterations (default ${SCRAM_DEFAULT_ITERATIONS}, ${SCRAM_MIN_ITERATIONS} to ${SCRAM_MAX_ITERATIONS})
+  -h, --help           show this help
 `;
 
 async function readPassword(): Promise<string> {
@@ -71,7 +84,12 @@ class UsageError extends Error {}
 
 async function main(): Promise<number> {
   const { values, positionals } = parseArgs({
-    options: { cost: { type: "string" }, help: { type: "boolean", short: "h" } },
+    options: {
+      cost: { type: "string" },
+      scram: { type: "boolean" },
+      iterations: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
     allowPositionals: true,
   });
   if (values.help === true) {
@@ -85,9 +103,23 @@ async function main(): Promise<number> {
   if (!Number.isInteger(logN) || logN < 10 || logN > 20) {
     throw new UsageError("--cost takes a whole number from 10 to 20");
   }
+  const iterations =
+    values.iterations === undefined ? SCRAM_DEFAULT_ITERATIONS : Number(values.iterations);
+  const iterationsOk =
+    Number.isInteger(iterations) &&
+    iterations >= SCRAM_MIN_ITERATIONS &&
+    iterations <= SCRAM_MAX_ITERATIONS;
+  if (!iterationsOk || (values.iterations !== undefined && values.scram !== true)) {
+    throw new UsageError(
+      `--iterations goes with --scram and takes a whole number from ${SCRAM_MIN_ITERATIONS} to ${SCRAM_MAX_ITERATIONS}`,
+    );
+  }
   const password = await readPassword();
   if (password === "") throw new UsageError("the password is empty");
-  const hash = hashPassword(password, { ...SCRYPT_DEFAULTS, logN });
+  const hash =
+    values.scram === true
+      ? formatScramEntry(password, iterations)
+      : hashPassword(password, { ...SCRYPT_DEFAULTS, logN });
   process.stdout.write(`${tomlKey(positionals[0] as string)} = ${tomlString(hash)}\n`);
   return 0;
 }

@@ -145,13 +145,6 @@ export function readConnections(check: Checker, table: Table, path: KeyPath): Co
     topicAliasMax: check.int(table, "topic_alias_max", path, 10, { min: 0, max: 65_535 }),
     receiveMaximum: check.int(table, "receive_maximum", path, 100, U16),
   };
-  if (table.topic_alias_max !== undefined && table.topic_alias_max !== 0n) {
-    // Topic aliases are not accepted yet (CONNACK advertises none); the MQTT 5 issue adds them.
-    check.warn(
-      [...path, "topic_alias_max"],
-      "has no effect yet: the broker accepts no topic aliases (CONNACK advertises 0)",
-    );
-  }
   const auth = readAuth(check, table.auth, [...path, "auth"]);
   if (auth !== undefined) out.auth = auth;
   return out;

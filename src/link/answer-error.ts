@@ -7,6 +7,10 @@
 //   MQTT 3.1.1 gets the close ([MQTT-4.8.0-1]).
 // MQTT 5 forbids a DISCONNECT before CONNACK ([MQTT-3.14.0-1]), so a packet
 // before CONNECT on a v5 listener is answered with a CONNACK, not a DISCONNECT.
+// An MQTT 5 answer carries the error's message as its Reason String (spec
+// 3.2.2.3.8, 3.14.2.2.3; allowed on CONNACK and DISCONNECT even when the client
+// asked for no problem information). Messages are fixed texts written at the
+// throw sites: never a password or authentication data.
 //
 // Who calls it: link.ts, for every ProtocolError thrown by a handler or the decoder.
 
@@ -31,11 +35,12 @@ export function answerFor(
   connackSent: boolean,
 ): ErrorAnswer {
   if (version === 5) {
+    const properties = { reasonString: error.message };
     if (connackSent) {
-      return { packet: { cmd: "disconnect", reasonCode: error.reasonCode }, version };
+      return { packet: { cmd: "disconnect", reasonCode: error.reasonCode, properties }, version };
     }
     return {
-      packet: { cmd: "connack", sessionPresent: false, reasonCode: error.reasonCode },
+      packet: { cmd: "connack", sessionPresent: false, reasonCode: error.reasonCode, properties },
       version,
     };
   }

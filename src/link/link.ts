@@ -28,7 +28,6 @@ import { type LinkOptions, maxIncomingPacketBytes } from "./options.ts";
 import { NO_CLIENT_LIMITS, Outgoing } from "./outgoing.ts";
 import { InboundAliases } from "./topic-aliases.ts";
 
-
 interface AuthWaiter {
   resolve: (packet: AuthPacket | undefined) => void;
   reject: (error: ProtocolError) => void;

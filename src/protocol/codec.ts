@@ -122,8 +122,7 @@ export function createDecoder(options: DecoderOptions): Decoder {
   });
   let pairs: UserProperty[] = [];
   watchPairs(parser, (pair) => pairs.push(pair));
-  const ready: Array<{ packet: Raw; bytes: number; badUtf8: boolean; pairs: UserProperty[] }> =
-    [];
+  const ready: Array<{ packet: Raw; bytes: number; badUtf8: boolean; pairs: UserProperty[] }> = [];
   parser.on("packet", (packet: Raw) => {
     const remaining = (packet as Raw & { length?: number }).length ?? 0;
     ready.push({ packet, bytes: packetBytes(remaining), badUtf8, pairs });
@@ -226,7 +225,8 @@ interface ParserInternals {
 function watchPairs(parser: unknown, onPair: (pair: UserProperty) => void): void {
   const internals = parser as ParserInternals;
   const parsePair = internals._parseStringPair;
-  if (typeof parsePair !== "function") throw new Error("mqtt-packet parser has no _parseStringPair");
+  if (typeof parsePair !== "function")
+    throw new Error("mqtt-packet parser has no _parseStringPair");
   internals._parseStringPair = function (this: ParserInternals, ...args: unknown[]) {
     const result = parsePair.apply(this, args);
     if (result.name !== null && result.value !== null) onPair([result.name, result.value]);

@@ -21,7 +21,6 @@ export {
   type UnsubscribePacket,
 } from "./codec.ts";
 export { ProtocolError } from "./protocol-error.ts";
-export { type UserProperty, userPropertyListOf } from "./user-properties.ts";
 export {
   ConnackReturnCodeV3,
   isFailure,
@@ -37,3 +36,4 @@ export {
   topicMatches,
   topicNameProblem,
 } from "./topic.ts";
+export { type UserProperty, userPropertyListOf } from "./user-properties.ts";

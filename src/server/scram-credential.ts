@@ -72,7 +72,13 @@ export function formatScramEntry(
   iterations: number = SCRAM_DEFAULT_ITERATIONS,
 ): string {
   const salt = randomBytes(SCRAM_SALT_BYTES);
-  const salted = pbkdf2Sync(Buffer.from(password, "utf8"), salt, iterations, SHA256_BYTES, "sha256");
+  const salted = pbkdf2Sync(
+    Buffer.from(password, "utf8"),
+    salt,
+    iterations,
+    SHA256_BYTES,
+    "sha256",
+  );
   const c = fromSaltedPassword(salted, salt, iterations);
   const b64 = (b: Buffer) => b.toString("base64");
   return `${SCRAM_PREFIX}i=${iterations}$${b64(c.salt)}$${b64(c.storedKey)}$${b64(c.serverKey)}`;
@@ -84,7 +90,8 @@ export function parseScramEntry(value: string): ScramCredential | string {
     /^\$scram-sha-256\$i=(\d+)\$([A-Za-z0-9+/=]+)\$([A-Za-z0-9+/=]+)\$([A-Za-z0-9+/=]+)$/.exec(
       value,
     );
-  if (match === null) return "malformed $scram-sha-256$ entry (make one with rumqttd-passwd --scram)";
+  if (match === null)
+    return "malformed $scram-sha-256$ entry (make one with rumqttd-passwd --scram)";
   const iterations = Number(match[1]);
   if (iterations < SCRAM_MIN_ITERATIONS || iterations > SCRAM_MAX_ITERATIONS) {
     return `$scram-sha-256$ iterations out of range (${SCRAM_MIN_ITERATIONS} to ${SCRAM_MAX_ITERATIONS})`;

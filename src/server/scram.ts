@@ -38,7 +38,16 @@ const FAKE_SALT_BYTES = 16;
 /** Where a user's credential comes from, for the log when it cannot be used. */
 type Lookup = { credential: ScramCredential } | { credential: undefined; detail: string };
 
-export function createScramMethod(table: Record<string, string>): AuthMethod {
+export interface ScramOptions {
+  /** Makes the server's part of each nonce; tests pass a fixed one to check RFC 7677's vector. */
+  serverNonce?: () => string;
+}
+
+export function createScramMethod(
+  table: Record<string, string>,
+  options: ScramOptions = {},
+): AuthMethod {
+  const serverNonce = options.serverNonce ?? (() => randomBytes(NONCE_BYTES).toString("base64"));
   const credentials = new Map<string, Promise<ScramCredential> | string>();
   for (const [user, value] of Object.entries(table)) {
     const stored = parseStoredPassword(value);
@@ -63,7 +72,10 @@ export function createScramMethod(table: Record<string, string>): AuthMethod {
   };
   return {
     name: SCRAM_SHA_256,
-    start: () => new ScramExchange(lookup, (user) => hmac(fakeKey, user).subarray(0, FAKE_SALT_BYTES)),
+    start: () =>
+      new ScramExchange(lookup, serverNonce, (user) =>
+        hmac(fakeKey, user).subarray(0, FAKE_SALT_BYTES),
+      ),
   };
 }
 
@@ -87,11 +99,17 @@ type State =
 
 class ScramExchange implements AuthExchange {
   readonly #lookup: (user: string) => Promise<Lookup>;
+  readonly #serverNonce: () => string;
   readonly #fakeSalt: (user: string) => Buffer;
   #state: State = { at: "first" };
 
-  constructor(lookup: (user: string) => Promise<Lookup>, fakeSalt: (user: string) => Buffer) {
+  constructor(
+    lookup: (user: string) => Promise<Lookup>,
+    serverNonce: () => string,
+    fakeSalt: (user: string) => Buffer,
+  ) {
     this.#lookup = lookup;
+    this.#serverNonce = serverNonce;
     this.#fakeSalt = fakeSalt;
   }
 
@@ -100,7 +118,8 @@ class ScramExchange implements AuthExchange {
     switch (state.at) {
       case "first":
         // SCRAM is client-first: without data, ask for it with an empty challenge.
-        if (data === undefined || data.length === 0) return { kind: "continue", data: Buffer.alloc(0) };
+        if (data === undefined || data.length === 0)
+          return { kind: "continue", data: Buffer.alloc(0) };
         return this.#first(data);
       case "final":
         this.#state = { at: "done" };
@@ -114,12 +133,15 @@ class ScramExchange implements AuthExchange {
     const first = parseClientFirst(data.toString("utf8"));
     if (typeof first === "string") {
       this.#state = { at: "done" };
-      return failure(first.startsWith("channel") ? "BadAuthenticationMethod" : "NotAuthorized", first);
+      return failure(
+        first.startsWith("channel") ? "BadAuthenticationMethod" : "NotAuthorized",
+        first,
+      );
     }
     const lookup = await this.#lookup(first.user);
     const salt = lookup.credential?.salt ?? this.#fakeSalt(first.user);
     const iterations = lookup.credential?.iterations ?? SCRAM_DEFAULT_ITERATIONS;
-    const nonce = first.nonce + randomBytes(NONCE_BYTES).toString("base64");
+    const nonce = first.nonce + this.#serverNonce();
     const serverFirst = `r=${nonce},s=${salt.toString("base64")},i=${iterations}`;
     this.#state = { at: "final", first, serverFirst, nonce, lookup };
     return { kind: "continue", data: Buffer.from(serverFirst, "utf8") };
@@ -160,7 +182,10 @@ function final(state: Extract<State, { at: "final" }>, data: Buffer): AuthStep {
   };
 }
 
-function failure(reason: Extract<AuthStep, { kind: "failure" }>["reason"], detail: string): AuthStep {
+function failure(
+  reason: Extract<AuthStep, { kind: "failure" }>["reason"],
+  detail: string,
+): AuthStep {
   return { kind: "failure", reason, detail };
 }
 

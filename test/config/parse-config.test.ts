@@ -334,18 +334,11 @@ test("rumqttd's own sample config loads unchanged, with one warning per key with
   for (const warning of config.warnings) assert.match(warning.text, /rumqttd-sample\.toml:\d+: /);
 });
 
-test("topic_alias_max above 0 warns that it has no effect yet; 0 does not", () => {
-  const warned = parseConfig(
-    `${MINIMAL}[v4.1.connections]\ntopic_alias_max = 10\n`,
+test("topic_alias_max is read without a warning now that topic aliases are accepted", () => {
+  const config = parseConfig(
+    `${MINIMAL}[v5.1]\nlisten = "0.0.0.0:1884"\n[v5.1.connections]\ntopic_alias_max = 7\n`,
     "/etc/rumqttd/ta.toml",
   );
-  assert.deepEqual(
-    warned.warnings.map((w) => w.keyPath),
-    ["v4.1.connections.topic_alias_max"],
-  );
-  const silent = parseConfig(
-    `${MINIMAL}[v4.1.connections]\ntopic_alias_max = 0\n`,
-    "/etc/rumqttd/ta.toml",
-  );
-  assert.deepEqual(silent.warnings, []);
+  assert.deepEqual(config.warnings, []);
+  assert.equal(config.listeners.find((l) => l.kind === "v5")?.connections.topicAliasMax, 7);
 });

@@ -10,12 +10,17 @@ describe("the one error-to-answer function", () => {
       cmd: "connack",
       sessionPresent: false,
       reasonCode: ReasonCode.ProtocolError,
+      properties: { reasonString: "x" },
     });
   });
 
-  test("v5 after CONNACK answers with a DISCONNECT carrying the reason code", () => {
+  test("v5 after CONNACK answers with a DISCONNECT carrying the reason code and the error's text as reason string", () => {
     const answer = answerFor(new ProtocolError("SessionTakenOver", "x"), 5, true);
-    assert.deepEqual(answer.packet, { cmd: "disconnect", reasonCode: ReasonCode.SessionTakenOver });
+    assert.deepEqual(answer.packet, {
+      cmd: "disconnect",
+      reasonCode: ReasonCode.SessionTakenOver,
+      properties: { reasonString: "x" },
+    });
   });
 
   test("3.1.1 refusals with a return code get a CONNACK; malformed packets just close", () => {

@@ -112,3 +112,83 @@ describe("codec", () => {
     );
   });
 });
+
+describe("MQTT 5 user properties and repeated properties", () => {
+  const pairs: Array<[string, string]> = [
+    ["b", "1"],
+    ["a", "2"],
+    ["b", "3"],
+    ["10", "x"],
+    ["2", "y"],
+  ];
+
+  test("a PUBLISH keeps its user properties in wire order through decode and encode [MQTT-3.3.2-18]", () => {
+    const publish: MqttPacket = {
+      cmd: "publish",
+      topic: "t",
+      payload: Buffer.from("p"),
+      qos: 1,
+      packetId: 3,
+      dup: false,
+      retain: false,
+      properties: { contentType: "text/plain" },
+      userPropertyList: pairs,
+    };
+    const bytes = encodePacket(publish, 5);
+    const { packets, errors } = decodeAll([encodePacket(connect5, 5), bytes]);
+    assert.deepEqual(errors, []);
+    const back = packets[1];
+    assert.equal(back?.cmd, "publish");
+    assert.deepEqual(back?.userPropertyList, pairs);
+    assert.equal(back?.cmd === "publish" && back.properties?.contentType, "text/plain");
+    assert.equal(back?.cmd === "publish" && back.payload.toString(), "p");
+    // Encoding what was decoded gives the same bytes.
+    assert.deepEqual(encodePacket(back as MqttPacket, 5), bytes);
+  });
+
+  test("a CONNECT's own user properties and its will's are told apart", () => {
+    const connect = {
+      ...connect5,
+      properties: { userProperties: { own: "1" } },
+      will: {
+        topic: "w",
+        payload: Buffer.from("bye"),
+        qos: 0 as const,
+        retain: false,
+        properties: { userProperties: { z: "1", y: "2" } },
+      },
+    } as MqttPacket;
+    const { packets } = decodeAll([encodePacket(connect, 5)]);
+    const back = packets[0] as MqttPacket & { willUserPropertyList?: unknown };
+    assert.deepEqual(back.userPropertyList, [["own", "1"]]);
+    assert.deepEqual(back.willUserPropertyList, [
+      ["z", "1"],
+      ["y", "2"],
+    ]);
+  });
+
+  test("a property given twice where the spec allows one is a protocol error", () => {
+    // PUBLISH "t" QoS 0 with Content Type (0x03) twice.
+    const props = Buffer.from([0x03, 0x00, 0x01, 0x61, 0x03, 0x00, 0x01, 0x62]);
+    const body = Buffer.concat([Buffer.from([0x00, 0x01, 0x74, props.length]), props]);
+    const publish = Buffer.concat([Buffer.from([0x30, body.length]), body]);
+    const { errors } = decodeAll([encodePacket(connect5, 5), publish]);
+    assert.equal(errors[0]?.reason, "ProtocolError");
+  });
+
+  test("the size limit counts the whole packet, fixed header included", () => {
+    const publish: MqttPacket = {
+      cmd: "publish",
+      topic: "t",
+      payload: Buffer.alloc(100),
+      qos: 0,
+      dup: false,
+      retain: false,
+    };
+    const bytes = encodePacket(publish, 5);
+    const at = (limit: number) =>
+      decodeAll([encodePacket(connect5, 5), bytes], limit).errors.map((e) => e.reason);
+    assert.deepEqual(at(bytes.length), []);
+    assert.deepEqual(at(bytes.length - 1), ["PacketTooLarge"]);
+  });
+});

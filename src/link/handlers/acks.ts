@@ -37,7 +37,12 @@ export async function handlePubrec(
   }
   // Spec 4.3.3: answer PUBREC with PUBREL; v5 says when the id was unknown.
   if (link.version === 5 && !known) {
-    ack({ cmd: "pubrel", packetId, reasonCode: ReasonCode.PacketIdentifierNotFound });
+    ack({
+      cmd: "pubrel",
+      packetId,
+      reasonCode: ReasonCode.PacketIdentifierNotFound,
+      properties: { reasonString: "no QoS 2 message with this packet identifier is in flight" },
+    });
   } else {
     ack({ cmd: "pubrel", packetId });
   }

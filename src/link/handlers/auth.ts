@@ -125,7 +125,11 @@ export async function handleAuth(link: LinkContext, packet: AuthPacket): Promise
 }
 
 /** The data of a client's AUTH, once its reason code and method are the expected ones. */
-function checkedData(packet: AuthPacket, method: AuthMethod, reasonCode: number): Buffer | undefined {
+function checkedData(
+  packet: AuthPacket,
+  method: AuthMethod,
+  reasonCode: number,
+): Buffer | undefined {
   // [MQTT-4.12.0-5], [MQTT-4.12.1-1] The same method throughout.
   if (packet.properties?.authenticationMethod !== method.name) {
     throw new ProtocolError("ProtocolError", "AUTH with another authentication method");

@@ -158,7 +158,14 @@ export async function handlePubrel(link: LinkContext, packetId: number | undefin
   }
   if (known && link.inboundUnacked > 0) link.inboundUnacked--;
   if (link.version === 5 && !known) {
-    ack({ cmd: "pubcomp", packetId, reasonCode: ReasonCode.PacketIdentifierNotFound });
+    // The reason string is left out when the client asked for no problem information
+    // ([MQTT-3.1.2-29], outgoing.ts).
+    ack({
+      cmd: "pubcomp",
+      packetId,
+      reasonCode: ReasonCode.PacketIdentifierNotFound,
+      properties: { reasonString: "no QoS 2 message with this packet identifier awaits PUBREL" },
+    });
   } else {
     ack({ cmd: "pubcomp", packetId });
   }
