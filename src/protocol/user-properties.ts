@@ -19,7 +19,11 @@ const MAX_VARIABLE_BYTE_INTEGER = 268_435_455;
 /** mqtt-packet's object form of a list (used where the order cannot matter). */
 export function userPropertyObject(list: readonly UserProperty[]): Record<string, string[]> {
   const out: Record<string, string[]> = Object.create(null);
-  for (const [name, value] of list) (out[name] ??= []).push(value);
+  for (const [name, value] of list) {
+    const values = out[name] ?? [];
+    values.push(value);
+    out[name] = values;
+  }
   return out;
 }
 
