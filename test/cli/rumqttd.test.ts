@@ -9,7 +9,8 @@ import { once } from "node:events";
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
-import mqtt from "mqtt";
+import mqtt, { type IDisconnectPacket } from "mqtt";
+import { ReasonCode } from "../../src/protocol/index.ts";
 import { withTimeout } from "../helpers/broker.ts";
 import { CLI, CONFIG, configFile, root, startCli } from "../helpers/cli.ts";
 
@@ -23,7 +24,7 @@ function run(args: string[]): { status: number | null; stdout: string; stderr: s
 }
 
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
-  test(`the CLI logs broker.ready with its ports, serves clients, and exits 0 on ${signal}`, async (t) => {
+  test(`the CLI logs broker.ready with its ports, serves clients, and exits 0 on ${signal}, MQTT 5 clients told 0x8B`, async (t) => {
     const { file, dir } = await configFile(t, CONFIG);
     const { child, ports, lines } = await startCli(t, file);
     assert.ok((ports.v4 ?? 0) > 0 && (ports.v5 ?? 0) > 0);
@@ -41,10 +42,15 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
     assert.equal(await withTimeout(got, "the message"), "through the log");
     await pub.endAsync();
     const exited = once(child, "exit");
+    const disconnected = new Promise<IDisconnectPacket>((resolve) =>
+      sub.once("disconnect", resolve),
+    );
     child.kill(signal);
     const [code] = await withTimeout(exited, "the exit");
+    const disconnect = await withTimeout(disconnected, "the DISCONNECT");
     sub.end(true);
     assert.equal(code, 0);
+    assert.equal(disconnect.reasonCode, ReasonCode.ServerShuttingDown);
     assert.ok(lines.some((l) => l.event === "broker.stopped"));
     // The data directory is next to the config file.
     assert.deepEqual((await readdir(join(dir, "data"))).sort(), ["index", "log"]);
