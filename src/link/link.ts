@@ -24,14 +24,11 @@ import { AckQueue } from "./ack-queue.ts";
 import { answerFor } from "./answer-error.ts";
 import type { AuthState, ClientLimits, LinkContext } from "./context.ts";
 import { dispatch } from "./dispatch.ts";
+import { HandshakeAuth } from "./handshake-auth.ts";
 import { type LinkOptions, maxIncomingPacketBytes } from "./options.ts";
 import { NO_CLIENT_LIMITS, Outgoing } from "./outgoing.ts";
 import { InboundAliases } from "./topic-aliases.ts";
 
-interface AuthWaiter {
-  resolve: (packet: AuthPacket | undefined) => void;
-  reject: (error: ProtocolError) => void;
-}
 /** How long a closing link waits for the peer to read our last packet and close. */
 const CLOSE_GRACE_MS = 2000;
 
@@ -57,7 +54,13 @@ export class Link implements LinkContext {
   readonly #acks = new AckQueue((packet) => this.send(packet));
   #keepAliveTimer: NodeJS.Timeout | undefined;
   #out = new Outgoing(NO_CLIENT_LIMITS);
-  #authWaiter: AuthWaiter | undefined;
+  readonly #handshakeAuth = new HandshakeAuth({
+    pause: () => this.#socket.pause(),
+    resume: () => {
+      if (!this.#socket.writableNeedDrain) this.#socket.resume();
+    },
+    closeGracefully: () => this.closeGracefully(false),
+  });
 
   constructor(socket: Socket, options: LinkOptions, router: Router, logger: Logger) {
     this.#socket = socket;
@@ -224,6 +227,8 @@ export class Link implements LinkContext {
     const packetId = publish.packetId;
     if (session === undefined || packetId === undefined || publish.qos === 0) return;
     queueMicrotask(() => {
+      // A link closed meanwhile leaves the message in flight: the next connection gets it.
+      if (!this.open) return;
       if (publish.qos === 1) {
         this.router.puback(session, packetId);
         return;
@@ -273,47 +278,15 @@ export class Link implements LinkContext {
     // While CONNECT is being handled (the password check is asynchronous), later packets
     // wait here, in order; reading is paused, so this holds at most the chunks already read.
     if (this.#handshaking) {
-      const waiter = this.#authWaiter;
-      if (waiter === undefined) {
-        this.#held.push(packet);
-        return;
-      }
-      this.#authWaiter = undefined;
-      this.#socket.pause();
-      this.#answerAuthWaiter(waiter, packet);
+      if (!this.#handshakeAuth.offer(packet)) this.#held.push(packet);
       return;
     }
     this.#dispatch(packet);
   }
 
   nextAuthPacket(): Promise<AuthPacket | undefined> {
-    return new Promise((resolve, reject) => {
-      const waiter = { resolve, reject };
-      if (!this.open) {
-        resolve(undefined);
-        return;
-      }
-      const held = this.#held.shift();
-      if (held !== undefined) {
-        this.#answerAuthWaiter(waiter, held);
-        return;
-      }
-      // Reading resumes for the answer; the packet that comes pauses it again.
-      this.#authWaiter = waiter;
-      if (!this.#socket.writableNeedDrain) this.#socket.resume();
-    });
-  }
-
-  /** [MQTT-3.1.2-30] Until CONNACK, a client that named a method sends only AUTH or DISCONNECT. */
-  #answerAuthWaiter(waiter: AuthWaiter, packet: MqttPacket): void {
-    if (packet.cmd === "auth") {
-      waiter.resolve(packet);
-    } else if (packet.cmd === "disconnect") {
-      this.closeGracefully(false);
-      waiter.resolve(undefined);
-    } else {
-      waiter.reject(new ProtocolError("ProtocolError", `${packet.cmd} before CONNACK`));
-    }
+    if (!this.open) return Promise.resolve(undefined);
+    return this.#handshakeAuth.next(this.#held);
   }
 
   #dispatch(packet: MqttPacket): void {
@@ -398,8 +371,7 @@ export class Link implements LinkContext {
     const wasConnected = this.#session !== undefined;
     this.#state = "closed";
     this.#clearTimers();
-    this.#authWaiter?.resolve(undefined);
-    this.#authWaiter = undefined;
+    this.#handshakeAuth.cancel();
     if (this.#slotHeld) {
       this.#slotHeld = false;
       this.options.slots.release();
