@@ -7,8 +7,10 @@
 //   (their own issue), so that rumqttd's sample config starts; `[authorization]`
 //   is refused with ERR_UNSUPPORTED (see planListeners).
 // - Data layout: `<storage.dir>/log` (segments) and `<storage.dir>/index` (LevelDB).
-// - close(): stop accepting, close every link (v5: DISCONNECT 0x8B), finish
-//   the commit in progress, close the log, close the index.
+// - close(): stop accepting, stop delivering, let every link drain its
+//   acknowledgements in both directions for up to SHUTDOWN_DRAIN_MS, close it
+//   (v5: DISCONNECT 0x8B), finish the commit in progress, close the log, close
+//   the index. A graceful stop then neither loses nor repeats a message.
 
 import { readFileSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
@@ -28,6 +30,12 @@ import {
   type ListenerAddress,
   type ListenerOptions,
 } from "./server/index.ts";
+
+/**
+ * How long a graceful stop waits for clients to acknowledge what is in flight
+ * to them. Past it, what is unacknowledged is sent again after the restart.
+ */
+export const SHUTDOWN_DRAIN_MS = 2000;
 
 export interface Broker {
   addresses: ListenerAddress[];
@@ -239,7 +247,9 @@ export async function startBroker(
     closing ??= (async () => {
       logger.info({ event: "broker.stopping" }, "stopping");
       for (const listener of listeners) listener.stopAccepting();
-      await Promise.all(listeners.map((l) => l.closeLinks()));
+      router?.stopDelivering();
+      const drainDeadlineMs = Date.now() + SHUTDOWN_DRAIN_MS;
+      await Promise.all(listeners.map((l) => l.closeLinks(drainDeadlineMs)));
       await router?.close();
       await log.close();
       await index.close();

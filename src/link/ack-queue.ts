@@ -21,6 +21,7 @@ export class AckQueue {
   readonly #send: (packet: MqttPacket) => void;
   readonly #slots: Slot[] = [];
   #head = 0;
+  #onIdle: (() => void) | undefined;
 
   constructor(send: (packet: MqttPacket) => void) {
     this.#send = send;
@@ -41,6 +42,18 @@ export class AckQueue {
     };
   }
 
+  /** Resolves once every reserved acknowledgement has been settled (and sent, if any). */
+  idle(): Promise<void> {
+    if (this.#head === this.#slots.length) return Promise.resolve();
+    return new Promise((resolve) => {
+      const previous = this.#onIdle;
+      this.#onIdle = () => {
+        previous?.();
+        resolve();
+      };
+    });
+  }
+
   #flush(): void {
     while (this.#head < this.#slots.length && (this.#slots[this.#head] as Slot).settled) {
       const packet = (this.#slots[this.#head] as Slot).packet;
@@ -51,6 +64,11 @@ export class AckQueue {
     if (this.#head > 1024 || this.#head === this.#slots.length) {
       this.#slots.splice(0, this.#head);
       this.#head = 0;
+    }
+    if (this.#head === this.#slots.length && this.#onIdle !== undefined) {
+      const onIdle = this.#onIdle;
+      this.#onIdle = undefined;
+      onIdle();
     }
   }
 }

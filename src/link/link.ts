@@ -11,6 +11,7 @@
 // router; the router calls it back through SessionLink.
 
 import type { Socket } from "node:net";
+import { setTimeout as delay } from "node:timers/promises";
 import type { Logger } from "../log.ts";
 import {
   type AuthPacket,
@@ -29,6 +30,8 @@ import { type LinkOptions, maxIncomingPacketBytes } from "./options.ts";
 import { NO_CLIENT_LIMITS, Outgoing } from "./outgoing.ts";
 import { InboundAliases } from "./topic-aliases.ts";
 
+/** How often a draining link looks whether its client has acknowledged everything. */
+const DRAIN_POLL_MS = 10;
 /** How long a closing link waits for the peer to read our last packet and close. */
 const CLOSE_GRACE_MS = 2000;
 
@@ -51,13 +54,15 @@ export class Link implements LinkContext {
   /** True while the CONNECT handler runs; packets that follow it are held until it ends. */
   #handshaking = false;
   readonly #held: MqttPacket[] = [];
+  /** Set by drain(): reading stays paused for good, whatever 'drain' or a handshake says. */
+  #draining = false;
   readonly #acks = new AckQueue((packet) => this.send(packet));
   #keepAliveTimer: NodeJS.Timeout | undefined;
   #out = new Outgoing(NO_CLIENT_LIMITS);
   readonly #handshakeAuth = new HandshakeAuth({
     pause: () => this.#socket.pause(),
     resume: () => {
-      if (!this.#socket.writableNeedDrain) this.#socket.resume();
+      if (!this.#draining && !this.#socket.writableNeedDrain) this.#socket.resume();
     },
     closeGracefully: () => this.closeGracefully(false),
   });
@@ -102,11 +107,11 @@ export class Link implements LinkContext {
       onError: (error) => this.#reject(error),
     });
     socket.on("data", (chunk: Buffer) => {
-      if (this.open) decoder.push(chunk);
+      if (this.open && !this.#draining) decoder.push(chunk);
     });
     socket.on("drain", () => {
       if (this.#state !== "connected") return;
-      if (!this.#handshaking) socket.resume();
+      if (!this.#handshaking && !this.#draining) socket.resume();
       if (this.#session !== undefined) this.router.pump(this.#session);
     });
     socket.on("error", (error) => {
@@ -264,6 +269,36 @@ export class Link implements LinkContext {
     }
   }
 
+  /**
+   * The broker is stopping, and the router sends nothing new: reads on until
+   * the client has acknowledged every PUBLISH in flight to it (or until
+   * `deadlineMs`), then stops reading, sends the acknowledgements of the
+   * publishes already read, each after its commit, and closes as shutdown()
+   * does. What either side acknowledged is then not sent again after the
+   * restart; what was not read yet is sent again by the client.
+   */
+  async drain(deadlineMs: number): Promise<void> {
+    const session = this.#session;
+    while (
+      this.#state === "connected" &&
+      session !== undefined &&
+      !this.router.deliverySettled(session) &&
+      Date.now() < deadlineMs
+    ) {
+      await delay(DRAIN_POLL_MS, undefined, { ref: false });
+    }
+    this.#draining = true;
+    this.#socket.pause();
+    const waitMs = Math.max(0, deadlineMs - Date.now());
+    const timeout = new AbortController();
+    await Promise.race([
+      this.#acks.idle(),
+      delay(waitMs, undefined, { ref: false, signal: timeout.signal }).catch(() => undefined),
+    ]);
+    timeout.abort();
+    this.shutdown();
+  }
+
   closeGracefully(publishWill: boolean): void {
     this.#publishWillOnClose = publishWill;
     this.#end();
@@ -311,7 +346,9 @@ export class Link implements LinkContext {
           if (!this.open) return;
           this.#dispatch(held);
         }
-        if (this.open && !this.#socket.writableNeedDrain) this.#socket.resume();
+        if (this.open && !this.#draining && !this.#socket.writableNeedDrain) {
+          this.#socket.resume();
+        }
       },
       (error: unknown) => {
         this.#handshaking = false;

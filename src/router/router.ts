@@ -81,6 +81,8 @@ export class Router {
   readonly #retained: RetainedStore;
   readonly #commits: GroupCommit;
   #failed: unknown;
+  /** False once the broker is stopping: nothing new goes out, acknowledgements still come in. */
+  #delivering = true;
 
   constructor(options: RouterOptions) {
     this.#options = options;
@@ -380,6 +382,7 @@ export class Router {
 
   /** Delivers what the session is owed: retained messages, then the log from its cursor. */
   pump(session: Session): void {
+    if (!this.#delivering) return;
     pumpSession(session, {
       log: this.#log,
       logger: this.#logger,
@@ -389,6 +392,26 @@ export class Router {
       repump: (s) => this.pump(s),
       fail: (error) => this.#fail(error),
     });
+  }
+
+  /**
+   * The broker is stopping: no PUBLISH goes out from now on (those already
+   * waiting for their index write still do), so that the links can wait for
+   * the acknowledgements of what is in flight before they close.
+   */
+  stopDelivering(): void {
+    this.#delivering = false;
+  }
+
+  /**
+   * Whether nothing sent to this session still awaits its PUBACK or PUBREC.
+   * A message in the PUBREL phase is settled: after a restart only its
+   * PUBREL is sent again, and the client delivers nothing twice.
+   */
+  deliverySettled(session: Session): boolean {
+    if (session.pendingSends > 0) return false;
+    for (const entry of session.inflight.values()) if (entry.phase === "publish") return false;
+    return true;
   }
 
   /** The log dropped segments below `startOffset`: filter indices forget those offsets. */

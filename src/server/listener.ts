@@ -88,15 +88,16 @@ export class Listener {
   }
 
   /**
-   * Closes every connection of this listener (v5 clients get DISCONNECT 0x8B)
-   * and waits for the sockets to close, destroying those still open after
-   * SHUTDOWN_GRACE_MS.
+   * Closes every connection of this listener, each after it has drained
+   * (Link.drain: acknowledgements in both directions, until `drainDeadlineMs`);
+   * v5 clients get DISCONNECT 0x8B. Waits for the sockets to close,
+   * destroying those still open SHUTDOWN_GRACE_MS after the last drain.
    */
-  async closeLinks(): Promise<void> {
+  async closeLinks(drainDeadlineMs: number): Promise<void> {
     const closed = [...this.#sockets].map(
       (socket) => new Promise<void>((resolve) => socket.once("close", () => resolve())),
     );
-    for (const link of this.#links) link.shutdown();
+    await Promise.all([...this.#links].map((link) => link.drain(drainDeadlineMs)));
     const timer = setTimeout(() => {
       for (const socket of this.#sockets) socket.destroy();
     }, SHUTDOWN_GRACE_MS);

@@ -8,6 +8,7 @@ import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, type TestContext, test } from "node:test";
+import { SHUTDOWN_DRAIN_MS } from "../../src/broker.ts";
 import { IndexDb } from "../../storage/index.ts";
 import { client, collect, RawClient, startTestBroker } from "../helpers/broker.ts";
 
@@ -52,7 +53,11 @@ for (const version of [4, 5] as const) {
       const unacked = await raw.next((p) => p.cmd === "publish");
       assert.equal(unacked.cmd === "publish" && String(unacked.payload), "1");
       pub.end(true);
+      // The stop waits for the unacknowledged message's PUBACK, which never
+      // comes, only until its drain deadline.
+      const stopStartedMs = Date.now();
       await first.broker.close();
+      assert.ok(Date.now() - stopStartedMs < SHUTDOWN_DRAIN_MS + 3000, "stop not bounded");
       await raw.waitClosed();
 
       const second = await startTestBroker(t, { dir, connections: { maxInflightCount: 1 } });
