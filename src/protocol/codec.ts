@@ -94,8 +94,10 @@ function repeatedProperty(packet: Raw): string | undefined {
   for (const block of blocks) {
     if (block === undefined || block === null) continue;
     for (const [name, value] of Object.entries(block)) {
-      // userProperties is an object (repeats allowed); subscriptionIdentifier repeats only
-      // in a PUBLISH from the server, which a server never decodes.
+      // userProperties is an object (repeats allowed). A PUBLISH from a server may carry
+      // several subscription identifiers (spec 3.3.2.3.8; a client's PUBLISH carries none,
+      // which the link checks); this decoder also serves test clients.
+      if (name === "subscriptionIdentifier" && packet.cmd === "publish") continue;
       if (Array.isArray(value)) return name;
     }
   }

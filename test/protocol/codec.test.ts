@@ -192,3 +192,30 @@ describe("MQTT 5 user properties and repeated properties", () => {
     assert.deepEqual(at(bytes.length - 1), ["PacketTooLarge"]);
   });
 });
+
+test("a PUBLISH with several subscription identifiers (server to client) decodes; a SUBSCRIBE with two is a protocol error", () => {
+  const publish: MqttPacket = {
+    cmd: "publish",
+    topic: "t",
+    payload: Buffer.from("p"),
+    qos: 0,
+    dup: false,
+    retain: false,
+    properties: { subscriptionIdentifier: [1, 7] },
+  };
+  const ok = decodeAll([encodePacket(connect5, 5), encodePacket(publish, 5)]);
+  assert.deepEqual(ok.errors, []);
+  const back = ok.packets[1];
+  assert.deepEqual(back?.cmd === "publish" && back.properties?.subscriptionIdentifier, [1, 7]);
+  const subscribe = encodePacket(
+    {
+      cmd: "subscribe",
+      packetId: 1,
+      subscriptions: [{ topic: "a", qos: 0 }],
+      properties: { subscriptionIdentifier: [1, 2] as unknown as number },
+    },
+    5,
+  );
+  const bad = decodeAll([encodePacket(connect5, 5), subscribe]);
+  assert.equal(bad.errors[0]?.reason, "ProtocolError");
+});
