@@ -1,5 +1,7 @@
 // Start-up: turns the sessions stored in the index (written ahead by
-// session-store.ts) back into Session objects, and rebuilds the filter indices of their subscriptions by
+// session-store.ts) back into Session objects, with their subscriptions (and
+// so their shared groups) and wills, gives each shared group its stored
+// position, and rebuilds the filter indices of their subscriptions by
 // scanning the log (the log is the truth; filter indices are never stored).
 //
 // Who calls it: Router.restore, once, before any listener accepts.
@@ -7,9 +9,11 @@
 import type { IndexDb } from "../../storage/index.ts";
 import type { RouterLog } from "./delivery.ts";
 import { decodeBody, type OutgoingPublish, originOf } from "./message.ts";
+import { outgoingProperties, resendOf } from "./outgoing.ts";
 import type { StoredInflight, StoredSession } from "./persistence.ts";
 import { NEVER_EXPIRES_SEC, Session } from "./session.ts";
 import { INBOUND_CHECKPOINT, type SessionStore } from "./session-store.ts";
+import type { GroupRecord } from "./shared-group.ts";
 import type { SubscriptionTable } from "./subscription-table.ts";
 
 /** Bytes asked of each log read while scanning. */
@@ -35,10 +39,16 @@ export async function sessionFromStore(
   const cursor = Math.min(Math.max(s.cursor, log.startOffset), log.committedOffset);
   const session = new Session(s.clientId, cursor, true, s.expiryIntervalSec);
   session.disconnectedAtMs = s.disconnectedAtMs;
-  for (const sub of s.subscriptions) table.add(session, sub.filter, sub.qos, sub.sinceOffset);
+  session.will = s.will;
+  for (const { filter, sinceOffset, ...options } of s.subscriptions) {
+    table.add(session, filter, options, sinceOffset);
+  }
   session.stored = true;
   for (const entry of s.inflight) {
-    const publish = entry.publish ?? (await publishFromLog(entry, log));
+    const publish =
+      entry.publish === undefined
+        ? await publishFromLog(entry, log, nowMs)
+        : resendOf(entry.publish, entry.expiresAtMs, nowMs);
     if (publish === undefined) {
       onLost(entry.packetId);
       continue;
@@ -48,6 +58,7 @@ export async function sessionFromStore(
       offset: entry.offset,
       phase: entry.phase,
       seq: entry.seq,
+      expiresAtMs: entry.expiresAtMs,
     });
     session.nextSeq = Math.max(session.nextSeq, entry.seq + 1);
   }
@@ -65,6 +76,7 @@ export async function sessionFromStore(
 async function publishFromLog(
   entry: StoredInflight,
   log: RouterLog,
+  nowMs: number,
 ): Promise<OutgoingPublish | undefined> {
   const offset = entry.offset;
   const record = offset === null ? undefined : (await log.read(offset, 1))[0];
@@ -73,16 +85,42 @@ async function publishFromLog(
     // The log lost the message, but the PUBREL owed for it needs only the packet id.
     return { topic: "", qos: 2, retain: false, dup: true, payload: Buffer.alloc(0) };
   }
+  entry.expiresAtMs = record.expiresAtMs;
   const { payload, properties } = decodeBody(record.body);
+  const outgoing = outgoingProperties(
+    { properties, expiresAtMs: record.expiresAtMs, subscriptionIds: entry.subscriptionIds },
+    nowMs,
+  );
   return {
     topic: record.topic,
     qos: entry.qos,
-    retain: false,
+    retain: entry.retain,
     dup: true,
     payload,
     packetId: entry.packetId,
-    ...(properties === undefined ? {} : { properties }),
+    ...(outgoing === undefined ? {} : { properties: outgoing }),
   };
+}
+
+/**
+ * Gives every shared group rebuilt from its members' subscriptions its
+ * stored position (a group without one starts where its first member
+ * subscribed); returns the keys of stored groups that have no member any
+ * more (their records are to be deleted) and the lowest group cursor.
+ */
+export function restoreGroups(
+  table: SubscriptionTable,
+  records: ReadonlyMap<string, GroupRecord>,
+  log: RouterLog,
+): { orphans: string[]; from: number } {
+  let from = Number.POSITIVE_INFINITY;
+  for (const group of table.groups()) {
+    const record = records.get(group.key);
+    if (record !== undefined) group.restore(record, log.startOffset, log.committedOffset);
+    from = Math.min(from, group.cursor);
+  }
+  const orphans = [...records.keys()].filter((key) => table.group(key) === undefined);
+  return { orphans, from };
 }
 
 /** Pushes every committed offset from `from` on into the indices of the filters it matches. */

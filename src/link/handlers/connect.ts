@@ -16,7 +16,7 @@ import {
   ReasonCode,
   topicNameProblem,
 } from "../../protocol/index.ts";
-import type { Message } from "../../router/index.ts";
+import type { Will } from "../../router/index.ts";
 import type { LinkContext } from "../context.ts";
 import { forwardedProperties } from "./publish.ts";
 
@@ -30,7 +30,7 @@ export async function handleConnect(link: LinkContext, packet: ConnectPacket): P
   checkVersion(link, version);
   checkFlags(packet, version);
   const { clientId, assigned } = checkClientId(link, packet, version);
-  const will = willOf(packet, version, link.options.maxPayloadBytes);
+  const will = willOf(packet, version, link.options.maxPayloadBytes, clientId);
   await checkCredentials(link, packet);
   // The connection may have gone while the password was checked.
   if (!link.open) return;
@@ -68,8 +68,8 @@ export async function handleConnect(link: LinkContext, packet: ConnectPacket): P
           reasonCode: ReasonCode.Success,
           properties: {
             receiveMaximum: link.options.receiveMaximum,
-            subscriptionIdentifiersAvailable: false,
-            sharedSubscriptionAvailable: false,
+            subscriptionIdentifiersAvailable: true,
+            sharedSubscriptionAvailable: true,
             ...(assigned ? { assignedClientIdentifier: clientId } : {}),
             ...(serverKeepAlive === undefined ? {} : { serverKeepAlive }),
           },
@@ -147,11 +147,16 @@ async function checkCredentials(link: LinkContext, packet: ConnectPacket): Promi
   if (!ok) throw new ProtocolError("BadUserNameOrPassword", "bad user name or password");
 }
 
+/**
+ * The will with its MQTT 5 Will Delay Interval and Message Expiry Interval
+ * (the router publishes it: see router/will-timer.ts).
+ */
 function willOf(
   packet: ConnectPacket,
   version: ProtocolVersion,
   maxPayloadBytes: number,
-): Message | undefined {
+  clientId: string,
+): Will | undefined {
   const will = packet.will;
   if (will === undefined) return undefined;
   if (topicNameProblem(will.topic) !== undefined) {
@@ -162,12 +167,18 @@ function willOf(
     throw new ProtocolError("PacketTooLarge", "will payload larger than max_payload_size");
   }
   const properties = version === 5 ? forwardedProperties(will.properties) : undefined;
+  const v5 = version === 5 ? will.properties : undefined;
   return {
-    topic: will.topic,
-    qos: will.qos ?? 0,
-    retain: will.retain ?? false,
-    payload,
-    ...(properties === undefined ? {} : { properties }),
-    expiresAtMs: null,
+    message: {
+      topic: will.topic,
+      qos: will.qos ?? 0,
+      retain: will.retain ?? false,
+      payload,
+      ...(properties === undefined ? {} : { properties }),
+      expiresAtMs: null,
+      publisherId: clientId,
+    },
+    delaySec: v5?.willDelayInterval ?? 0,
+    expirySec: v5?.messageExpiryInterval,
   };
 }
