@@ -506,9 +506,7 @@ export class Router {
   pump(session: Session): void {
     if (!this.#delivering) return;
     pumpSession(session, this.#pumpContext(session));
-    for (const sub of session.subscriptions.values()) {
-      if (sub.group !== undefined) this.#pumpGroup(sub.group);
-    }
+    for (const group of session.groups) this.#pumpGroup(group);
   }
 
   #pumpContext(session: Session): Parameters<typeof pumpSession>[1] {

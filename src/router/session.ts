@@ -91,6 +91,8 @@ export class Session {
   /** MQTT 5 session expiry interval in seconds once offline; 0 for 3.1.1 persistent = never. */
   expiryIntervalSec: number;
   readonly subscriptions = new Map<string, Subscription>();
+  /** The shared groups this session is a member of (its `$share/...` subscriptions). */
+  readonly groups = new Set<SharedGroup>();
   /** The next log offset this session considers for delivery. */
   cursor: number;
   readonly inflight = new Map<number, InflightEntry>();

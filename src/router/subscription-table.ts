@@ -54,6 +54,7 @@ export class SubscriptionTable {
         index.groups.add(group);
       }
       group.addMember(session);
+      session.groups.add(group);
     }
     session.subscriptions.set(filter, { ...options, filter, sinceOffset, index, group });
     return { existed: false, newGroup };
@@ -76,6 +77,7 @@ export class SubscriptionTable {
       sub.index.subscribers.delete(session);
     } else {
       group.removeMember(session);
+      session.groups.delete(group);
       if (group.members.length === 0) {
         group.ended = true;
         endedGroup = group;

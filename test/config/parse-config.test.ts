@@ -349,3 +349,17 @@ test("topic_alias_max above 0 warns that it has no effect yet; 0 does not", () =
   );
   assert.deepEqual(silent.warnings, []);
 });
+
+test("router.shared_subscriptions_strategy is one of roundrobin, random, sticky", () => {
+  for (const strategy of ["roundrobin", "random", "sticky"] as const) {
+    const config = parseConfig(
+      MINIMAL.replace("[router]", `[router]\nshared_subscriptions_strategy = "${strategy}"`),
+      FILE,
+    );
+    assert.equal(config.router.sharedSubscriptionsStrategy, strategy);
+  }
+  assert.equal(
+    only(problems(MINIMAL.replace("[router]", '[router]\nshared_subscriptions_strategy = "rr"'))),
+    '/etc/rumqttd/broker.toml:2: router.shared_subscriptions_strategy: "rr" is not one of "roundrobin", "random", "sticky"',
+  );
+});

@@ -41,8 +41,14 @@ describe("message expiry (MQTT 5)", () => {
     await sub.subscribeAsync("exp/#", { qos: 1 });
     await sub.endAsync();
     const pub = await client(t, b.v5, { ...V5, clientId: "exp-pub" });
-    await pub.publishAsync("exp/short", "gone", { qos: 1, properties: { messageExpiryInterval: 1 } });
-    await pub.publishAsync("exp/long", "kept", { qos: 1, properties: { messageExpiryInterval: 60 } });
+    await pub.publishAsync("exp/short", "gone", {
+      qos: 1,
+      properties: { messageExpiryInterval: 1 },
+    });
+    await pub.publishAsync("exp/long", "kept", {
+      qos: 1,
+      properties: { messageExpiryInterval: 60 },
+    });
     await pub.publishAsync("exp/none", "plain", { qos: 1 });
     await sleep(PAST_ONE_SECOND_MS);
     let got: ReturnType<typeof collect> | undefined;
@@ -90,8 +96,14 @@ describe("message expiry (MQTT 5)", () => {
     await sub.subscribeAsync("rs/#", { qos: 1 });
     await sub.endAsync();
     const pub = await client(t, first.v5, { ...V5, clientId: "rs-pub" });
-    await pub.publishAsync("rs/short", "gone", { qos: 1, properties: { messageExpiryInterval: 1 } });
-    await pub.publishAsync("rs/long", "kept", { qos: 1, properties: { messageExpiryInterval: 60 } });
+    await pub.publishAsync("rs/short", "gone", {
+      qos: 1,
+      properties: { messageExpiryInterval: 1 },
+    });
+    await pub.publishAsync("rs/long", "kept", {
+      qos: 1,
+      properties: { messageExpiryInterval: 60 },
+    });
     pub.end(true);
     await first.broker.close();
     await sleep(PAST_ONE_SECOND_MS);
@@ -239,7 +251,11 @@ describe("will delay (MQTT 5)", () => {
     now.socket.destroy();
     const [first, second] = await got.next(2);
     assert.equal(first?.topic, "we/now", "a session without expiry ends with its connection");
-    assert.equal(second?.topic, "we/soon", "published at the session's expiry (1 s), not at 3600 s");
+    assert.equal(
+      second?.topic,
+      "we/soon",
+      "published at the session's expiry (1 s), not at 3600 s",
+    );
     assert.ok(Date.now() - lost >= 900);
   });
 });

@@ -80,7 +80,11 @@ describe("shared subscriptions: one member per message", () => {
       if (strategy === "sticky") assert.deepEqual(counts, [30, 0, 0]);
       if (strategy === "random") assert.ok(counts.filter((c) => c > 0).length >= 2, `${counts}`);
       for (const list of lists) {
-        assert.deepEqual(list, [...list].sort((x, y) => Number(x) - Number(y)), "in log order");
+        assert.deepEqual(
+          list,
+          [...list].sort((x, y) => Number(x) - Number(y)),
+          "in log order",
+        );
       }
     });
   }
@@ -185,6 +189,29 @@ describe("shared subscriptions: members that go away", () => {
     const [first] = await got.next(1);
     assert.equal(first?.payload, "after");
   });
+  test("a member that unsubscribes leaves the group; a group whose last member left ends, and a new one starts at the end of the log", async (t) => {
+    const b = await startTestBroker(t);
+    const leaver = await client(t, b.v5, { ...V5, clientId: "leaver" });
+    const leaverGot = collect(leaver);
+    const stayer = await client(t, b.v5, { ...V5, clientId: "stayer" });
+    const stayerGot = collect(stayer);
+    await leaver.subscribeAsync("$share/g/lv", { qos: 1 });
+    await stayer.subscribeAsync("$share/g/lv", { qos: 1 });
+    await leaver.unsubscribeAsync("$share/g/lv");
+    const pub = await client(t, b.v5, { ...V5, clientId: "pub" });
+    await publishNumbered(pub, "lv", 1, 4);
+    assert.deepEqual(
+      (await stayerGot.next(4)).map((m) => m.payload),
+      range(1, 4),
+    );
+    assert.equal(leaverGot.all.length, 0);
+    await stayer.unsubscribeAsync("$share/g/lv");
+    await publishNumbered(pub, "lv", 5, 6);
+    await leaver.subscribeAsync("$share/g/lv", { qos: 1 });
+    await publishNumbered(pub, "lv", 7, 7);
+    const [first] = await leaverGot.next(1);
+    assert.equal(first?.payload, "7", "the ended group's backlog did not come back");
+  });
 });
 
 describe("shared subscriptions: rules", () => {
@@ -263,16 +290,27 @@ describe("shared subscriptions across a restart", () => {
     const after = (await got.next(6)).map((m) => m.payload);
     assert.deepEqual(after, range(7, 12), "from where the group was, in order");
     await publishNumbered(pub2, "dur", 13, 13);
-    assert.deepEqual(sorted([...before, after, [(await got.next(7))[6]?.payload ?? ""]]), range(1, 13));
+    assert.deepEqual(
+      sorted([...before, after, [(await got.next(7))[6]?.payload ?? ""]]),
+      range(1, 13),
+    );
   });
 
   test("a QoS 1 message unacknowledged at a stop is handed out again after the restart", async (t) => {
     const dir = await dataDir(t);
     const first = await startTestBroker(t, { dir, sharedStrategy: "sticky" });
     const raw = await RawClient.open(t, first.v5, 5);
-    const rawFields = { clientId: "slow", clean: false, properties: { sessionExpiryInterval: 3600 } };
+    const rawFields = {
+      clientId: "slow",
+      clean: false,
+      properties: { sessionExpiryInterval: 3600 },
+    };
     await raw.connect(rawFields);
-    raw.send({ cmd: "subscribe", packetId: 1, subscriptions: [{ topic: "$share/g/pend", qos: 1 }] });
+    raw.send({
+      cmd: "subscribe",
+      packetId: 1,
+      subscriptions: [{ topic: "$share/g/pend", qos: 1 }],
+    });
     await raw.next((p) => p.cmd === "suback");
     const other = await client(t, first.v5, persistent("other"));
     await other.subscribeAsync("$share/g/pend", { qos: 1 });
