@@ -4,20 +4,86 @@
 // position, and rebuilds the filter indices of their subscriptions by
 // scanning the log (the log is the truth; filter indices are never stored).
 //
-// Who calls it: Router.restore, once, before any listener accepts.
+// Who calls it: Router.restore (restoreState), once, before any listener accepts.
 
 import type { IndexDb } from "../../storage/index.ts";
+import type { Logger } from "../log.ts";
 import type { RouterLog } from "./delivery.ts";
 import { decodeBody, type OutgoingPublish, originOf } from "./message.ts";
 import { outgoingProperties, resendOf } from "./outgoing.ts";
-import type { StoredInflight, StoredSession } from "./persistence.ts";
+import {
+  loadGroups,
+  loadSessions,
+  type StoredInflight,
+  type StoredSession,
+} from "./persistence.ts";
 import { NEVER_EXPIRES_SEC, Session } from "./session.ts";
 import { INBOUND_CHECKPOINT, type SessionStore } from "./session-store.ts";
 import type { GroupRecord } from "./shared-group.ts";
 import type { SubscriptionTable } from "./subscription-table.ts";
+import type { Will, WillKeeper } from "./will-timer.ts";
 
 /** Bytes asked of each log read while scanning. */
 export const SCAN_READ_BYTES = 1024 * 1024;
+
+export interface RestoreDeps {
+  index: IndexDb;
+  log: RouterLog;
+  logger: Logger;
+  store: SessionStore | undefined;
+  sessions: Map<string, Session>;
+  table: SubscriptionTable;
+  wills: WillKeeper;
+  /** Arms the expiry timer of a restored offline session. */
+  armExpiry: (session: Session, remainingMs: number) => void;
+}
+
+/**
+ * Loads the stored sessions and shared groups, rebuilds the filter indices of
+ * their subscriptions from the log (the log is the truth; indices are never
+ * stored), recovers inbound QoS 2 ids, then arms expiry and will timers (a
+ * will whose time passed while the broker was down is published now, after
+ * the indices are rebuilt). Sessions that expired while the broker was down
+ * are deleted; their wills are published.
+ */
+export async function restoreState(deps: RestoreDeps): Promise<void> {
+  const { index, log, store, table } = deps;
+  const stored = await loadSessions(index);
+  const groupRecords = await loadGroups(index);
+  const now = Date.now();
+  let from = Number.POSITIVE_INFINITY;
+  const expiries: Array<[Session, number]> = [];
+  const endedWills: Array<[string, Will]> = [];
+  for (const s of stored) {
+    const restored = await sessionFromStore(s, log, table, now, (id) => {
+      deps.logger.warn(
+        { event: "session.inflight_lost", client_id: s.clientId, packet_id: id },
+        "inflight message lost",
+      );
+      store?.delOutbound(s.clientId, id);
+    });
+    if (restored === undefined) {
+      // Expired while the broker was down: its stored state goes too, its will is due.
+      store?.forget(s.clientId);
+      if (s.will !== undefined) endedWills.push([s.clientId, s.will]);
+      continue;
+    }
+    deps.sessions.set(s.clientId, restored.session);
+    expiries.push([restored.session, restored.expiresInMs]);
+    from = Math.min(from, restored.session.cursor);
+  }
+  const groups = restoreGroups(table, groupRecords, log);
+  for (const key of groups.orphans) store?.delGroup(key);
+  for (const group of table.groups()) store?.putGroup(group);
+  await rebuildFilterIndices(log, table, Math.min(from, groups.from));
+  await recoverInboundIds(index, log, deps.sessions, store);
+  await store?.flush();
+  for (const [session, expiresInMs] of expiries) {
+    deps.armExpiry(session, expiresInMs);
+    deps.wills.armRestored(session, now);
+  }
+  for (const [clientId, will] of endedWills) deps.wills.publishStored(clientId, will);
+}
 
 /**
  * The restored session and how long it has left offline; undefined when it

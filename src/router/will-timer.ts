@@ -12,10 +12,12 @@
 // may be published again after it (its removal from the record is written
 // after its commit): a will is never lost, it may come twice.
 //
-// Who calls it: the router (connect, disconnect, expiry, restore) and
-// persistence.ts (the stored form). Pure helpers and the timer per session.
+// Who calls it: the router (connect, disconnect, expiry, restore: through
+// WillKeeper) and persistence.ts (the stored form). Helpers, the timer per
+// session, and WillKeeper, which decides when a session's will goes out.
 
 import type { JsonValue } from "../../storage/index.ts";
+import type { Logger } from "../log.ts";
 import type { Message } from "./message.ts";
 import { NEVER_EXPIRES_SEC, type Session } from "./session.ts";
 
@@ -79,4 +81,73 @@ export function willToJson(
     delaySec: will.delaySec,
     expirySec: will.expirySec ?? null,
   };
+}
+
+export interface WillDeps {
+  /** Appends the will message; resolves once committed. */
+  publish: (message: Message) => Promise<void>;
+  /** A session's will was published: its stored record is rewritten without it. */
+  published: (session: Session) => void;
+  logger: Logger;
+}
+
+/** When each session's will is published, or cancelled. */
+export class WillKeeper {
+  readonly #deps: WillDeps;
+
+  constructor(deps: WillDeps) {
+    this.#deps = deps;
+  }
+
+  /**
+   * The connection closed without a normal DISCONNECT ([MQTT-3.1.2-8]): the
+   * will goes out now, or once its delay (or the session) ends.
+   */
+  connectionLost(session: Session): void {
+    const will = session.will;
+    if (will === undefined) return;
+    const delayMs = willDelayMs(session, will);
+    if (delayMs === 0) this.publishNow(session);
+    else armWill(session, delayMs, () => this.publishNow(session));
+  }
+
+  /**
+   * A new connection for an existing session, after any take-over. With
+   * Clean Start the old session ends, and a will it still holds goes out
+   * (spec 3.1.3.2.2: "or the Session ends"); otherwise it is cancelled
+   * ([MQTT-3.1.3-9]). Either way the new connection's will replaces it.
+   */
+  reconnected(session: Session, cleanStart: boolean): void {
+    if (cleanStart) this.publishNow(session);
+    cancelWill(session);
+    session.will = undefined;
+  }
+
+  /** Publishes the session's will now, if it has one. */
+  publishNow(session: Session): void {
+    cancelWill(session);
+    const will = session.will;
+    session.will = undefined;
+    if (will === undefined) return;
+    this.publishStored(session.clientId, will, () => this.#deps.published(session));
+  }
+
+  /** Publishes a will (of a session that ended while the broker was down, or now). */
+  publishStored(clientId: string, will: Will, then?: () => void): void {
+    // The will's fate is logged; nobody waits for it.
+    this.#deps.publish(willMessage(will, Date.now())).then(then, (error: unknown) => {
+      this.#deps.logger.error(
+        { event: "will.failed", err: error, client_id: clientId },
+        "will lost",
+      );
+    });
+  }
+
+  /** After a restart: a restored session's will is due its delay after the session went offline. */
+  armRestored(session: Session, nowMs: number): void {
+    const will = session.will;
+    if (will === undefined) return;
+    const dueAtMs = (session.disconnectedAtMs ?? nowMs) + willDelayMs(session, will);
+    armWill(session, dueAtMs - Date.now(), () => this.publishNow(session));
+  }
 }
