@@ -60,22 +60,26 @@ export interface LogReader {
   reading: boolean;
 }
 
-/** Records read from disk for a reader that is behind, consumed in order. */
-const readBuffers = new WeakMap<LogReader, LogRecord[]>();
+/**
+ * Records read from disk for a reader that is behind, consumed in order;
+ * `from` is the offset the read asked for (a record after it is a gap).
+ */
+const readBuffers = new WeakMap<LogReader, { from: number; records: LogRecord[] }>();
 /** Sessions with a next-turn pump already scheduled. */
 const scheduled = new WeakSet<Session>();
 
 /**
  * The record at `offset` if it is at hand, the first record after a gap, or
  * undefined (then readAsync). Offsets are asked in ascending order, except
- * that a shared group may ask again for an earlier one (then the cache or a
- * new read serves it).
+ * that a shared group may ask for one below what its last read asked for
+ * (an offset handed out again): the buffer does not answer that one.
  */
 export function recordAt(reader: LogReader, offset: number, log: RouterLog): LogRecord | undefined {
   const buffer = readBuffers.get(reader);
-  if (buffer !== undefined && buffer.length > 0 && (buffer[0] as LogRecord).offset <= offset) {
-    while (buffer.length > 0 && (buffer[0] as LogRecord).offset < offset) buffer.shift();
-    if (buffer.length > 0) return buffer[0];
+  if (buffer !== undefined && offset >= buffer.from) {
+    const records = buffer.records;
+    while (records.length > 0 && (records[0] as LogRecord).offset < offset) records.shift();
+    if (records.length > 0) return records[0];
     readBuffers.delete(reader);
   }
   return log.readCached(offset, 1)?.[0];
@@ -268,7 +272,7 @@ export function readAsync(
     (records) => {
       reader.reading = false;
       if (records.length > 0) {
-        readBuffers.set(reader, records);
+        readBuffers.set(reader, { from: offset, records });
         then();
       }
     },

@@ -260,6 +260,34 @@ describe("shared subscriptions: rules", () => {
   }
 });
 
+describe("shared subscriptions that are behind", () => {
+  test("a group whose members were offline reads its backlog back from disk, in order", async (t) => {
+    const b = await startTestBroker(t, {
+      maxSegmentSize: 2048,
+      cacheSegments: 0,
+      maxSegmentCount: 1000,
+    });
+    const member = await client(t, b.v5, persistent("behind"));
+    await member.subscribeAsync("$share/g/disk/#", { qos: 1 });
+    await member.endAsync();
+    const pub = await client(t, b.v5, { ...V5, clientId: "pub" });
+    const count = 200;
+    for (let i = 1; i <= count; i++) {
+      await pub.publishAsync(`disk/${i % 2}`, `${i}`.padEnd(60, " "), { qos: 1 });
+    }
+    let got: ReturnType<typeof collect> | undefined;
+    await client(t, b.v5, persistent("behind"), (c) => {
+      got = collect(c);
+    });
+    assert.ok(got !== undefined);
+    const messages = await got.next(count);
+    assert.deepEqual(
+      messages.map((m) => m.payload.trim()),
+      range(1, count),
+    );
+  });
+});
+
 describe("shared subscriptions across a restart", () => {
   test("a group's position survives a restart: no message is lost or delivered twice to the group", async (t) => {
     const dir = await dataDir(t);
