@@ -229,6 +229,7 @@ export async function startBroker(
     index,
     logger: logger.child({ component: "router" }),
     maxOutgoingPacketCount: config.router.maxOutgoingPacketCount,
+    sharedStrategy: config.router.sharedSubscriptionsStrategy,
     onFatal: (error) => hooks.onFatal?.(error),
   });
   try {

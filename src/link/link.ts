@@ -257,11 +257,12 @@ export class Link implements LinkContext {
   }
 
   /**
-   * The broker is stopping: v5 clients get DISCONNECT 0x8B. The will is not
-   * published: the log is closing, and the session is not ended by the client.
+   * The broker is stopping: v5 clients get DISCONNECT 0x8B. The client did
+   * not end the connection, so its will follows the rules of a lost
+   * connection (spec 3.1.2.5): published before the log closes, or, when
+   * delayed, kept with its persistent session for the next start.
    */
   shutdown(): void {
-    this.#publishWillOnClose = false;
     if (this.#state === "connected") {
       this.#closeWith(new ProtocolError("ServerShuttingDown", "broker stopping"));
     } else {

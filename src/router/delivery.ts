@@ -1,7 +1,10 @@
 // Delivery from the commit log to one session: retained messages owed by a
 // SUBSCRIBE first, then the log from the session's cursor, in log order, one
 // copy per offset at the highest QoS granted among the session's matching
-// filters. Stops when the inflight window is full, the link's socket buffer
+// non-shared subscriptions, with all their subscription identifiers, the
+// RETAIN flag kept if one of them is Retain As Published, skipped when every
+// one of them is No Local and the session published it, and the message
+// expiry counted down (an expired message is dropped). Stops when the inflight window is full, the link's socket buffer
 // is full, or `maxOutgoingPacketCount` packets were handed over this turn
 // (then it continues on the next turn).
 //
@@ -15,8 +18,15 @@
 
 import type { LogRecord, RecordInput } from "../../storage/index.ts";
 import type { Logger } from "../log.ts";
-import { decodeBody, type OutgoingPublish, type Qos } from "./message.ts";
-import type { Session, SessionLink } from "./session.ts";
+import { decodeBody, type OutgoingPublish, publisherOf, type Qos } from "./message.ts";
+import { isExpired, outgoingPublish } from "./outgoing.ts";
+import type {
+  InflightEntry,
+  RetainedDelivery,
+  Session,
+  SessionLink,
+  Subscription,
+} from "./session.ts";
 import type { SessionStore } from "./session-store.ts";
 
 /** Bytes asked of one asynchronous log read for a session that is behind. */
@@ -44,20 +54,89 @@ export interface PumpContext {
   fail: (error: unknown) => void;
 }
 
-/** Records read from disk for a session that is behind, consumed in order. */
-const readBuffers = new WeakMap<Session, LogRecord[]>();
+/** A reader of the log: a session, or a shared group (shared-delivery.ts). */
+export interface LogReader {
+  /** True while an asynchronous log read for this reader is in progress. */
+  reading: boolean;
+}
+
+/**
+ * Records read from disk for a reader that is behind, consumed in order;
+ * `from` is the offset the read asked for (a record after it is a gap).
+ */
+const readBuffers = new WeakMap<LogReader, { from: number; records: LogRecord[] }>();
 /** Sessions with a next-turn pump already scheduled. */
 const scheduled = new WeakSet<Session>();
 
-/** The record at `offset` if it is at hand, the first record after a gap, or undefined. */
-function recordAt(session: Session, offset: number, log: RouterLog): LogRecord | undefined {
-  const buffer = readBuffers.get(session);
-  if (buffer !== undefined) {
-    while (buffer.length > 0 && (buffer[0] as LogRecord).offset < offset) buffer.shift();
-    if (buffer.length > 0) return buffer[0];
-    readBuffers.delete(session);
+/**
+ * The record at `offset` if it is at hand, the first record after a gap, or
+ * undefined (then readAsync). Offsets are asked in ascending order, except
+ * that a shared group may ask for one below what its last read asked for
+ * (an offset handed out again): the buffer does not answer that one.
+ */
+export function recordAt(reader: LogReader, offset: number, log: RouterLog): LogRecord | undefined {
+  const buffer = readBuffers.get(reader);
+  if (buffer !== undefined && offset >= buffer.from) {
+    const records = buffer.records;
+    while (records.length > 0 && (records[0] as LogRecord).offset < offset) records.shift();
+    if (records.length > 0) return records[0];
+    readBuffers.delete(reader);
   }
   return log.readCached(offset, 1)?.[0];
+}
+
+/** One delivery decision: the message, its QoS and flags for this session, or undefined to skip it. */
+export function deliveryOf(
+  session: Session,
+  record: LogRecord,
+  subscriptions: readonly Subscription[],
+  nowMs: number,
+): OutgoingPublish | undefined {
+  // [MQTT-3.3.2-5] An expired message is not sent to a subscriber it has not reached.
+  if (isExpired(record.expiresAtMs, nowMs)) return undefined;
+  const own = subscriptions.some((s) => s.noLocal) && publisherOf(record.body) === session.clientId;
+  // [MQTT-3.8.3-3] No Local: not sent back to the client that published it.
+  const subs = own ? subscriptions.filter((s) => !s.noLocal) : subscriptions;
+  if (subs.length === 0) return undefined;
+  let granted: Qos = 0;
+  for (const sub of subs) if (sub.qos > granted) granted = sub.qos;
+  const { payload, properties } = decodeBody(record.body);
+  const ids: number[] = [];
+  for (const sub of subs) if (sub.subscriptionId !== undefined) ids.push(sub.subscriptionId);
+  return outgoingPublish(
+    {
+      topic: record.topic,
+      // [MQTT-3.8.4-8] The minimum of the published QoS and the granted QoS.
+      qos: Math.min(record.qos, granted) as Qos,
+      // [MQTT-3.3.1-12] RETAIN 0 on forwarded messages, unless Retain As Published [MQTT-3.3.1-13].
+      retain: record.retain && subs.some((s) => s.retainAsPublished),
+      payload,
+      properties,
+      expiresAtMs: record.expiresAtMs,
+      // [MQTT-3.3.4-3] [MQTT-3.3.4-4] Every matching subscription's identifier, in one copy.
+      subscriptionIds: ids,
+    },
+    nowMs,
+  );
+}
+
+/** Adds a QoS 1/2 publish to the session's inflight window with a fresh packet id. */
+export function addInflight(
+  session: Session,
+  publish: OutgoingPublish,
+  offset: number | null,
+  expiresAtMs: number | null,
+): InflightEntry {
+  publish.packetId = session.allocatePacketId();
+  const entry: InflightEntry = {
+    publish,
+    offset,
+    phase: "publish",
+    seq: session.nextSeq++,
+    expiresAtMs,
+  };
+  session.inflight.set(publish.packetId, entry);
+  return entry;
 }
 
 export function pumpSession(session: Session, ctx: PumpContext): void {
@@ -88,22 +167,25 @@ function collect(
   const roomFor = (qos: Qos): boolean => qos === 0 || session.inflight.size < ctx.maxInflight;
   const writable = (): boolean =>
     link.writable && session.pendingSends < ctx.maxOutgoingPacketCount;
-  const emit = (publish: OutgoingPublish, offset: number | null): void => {
+  const emit = (publish: OutgoingPublish, offset: number | null, expiresAtMs: number | null) => {
     if (publish.qos > 0) {
-      publish.packetId = session.allocatePacketId();
-      const entry = { publish, offset, phase: "publish" as const, seq: session.nextSeq++ };
-      session.inflight.set(publish.packetId, entry);
-      if (persist) ctx.store?.putOutbound(session.clientId, publish.packetId, entry);
+      const entry = addInflight(session, publish, offset, expiresAtMs);
+      if (persist)
+        ctx.store?.putOutbound(session.clientId, entry.publish.packetId as number, entry);
     }
     out.push(publish);
     budget--;
   };
 
   while (budget > 0 && writable() && session.retainedQueue.length > 0) {
-    const publish = session.retainedQueue[0] as OutgoingPublish;
+    const { publish, expiresAtMs } = session.retainedQueue[0] as RetainedDelivery;
+    if (isExpired(expiresAtMs, Date.now())) {
+      session.retainedQueue.shift();
+      continue;
+    }
     if (!roomFor(publish.qos)) return budget;
     session.retainedQueue.shift();
-    emit(publish, null);
+    emit(publish, null, expiresAtMs);
   }
   if (session.retainedQueue.length > 0) return budget;
 
@@ -116,7 +198,7 @@ function collect(
     if (next === undefined) return budget;
     const record = recordAt(session, next.offset, ctx.log);
     if (record === undefined) {
-      readAsync(session, next.offset, ctx);
+      readAsync(session, next.offset, ctx, () => ctx.repump(session));
       return budget;
     }
     if (record.offset > next.offset) {
@@ -134,20 +216,8 @@ function collect(
       continue;
     }
     session.cursor = next.offset + 1;
-    if (record.expiresAtMs !== null && record.expiresAtMs <= now) continue;
-    const { payload, properties } = decodeBody(record.body);
-    emit(
-      {
-        topic: record.topic,
-        qos: Math.min(record.qos, next.grantedQos) as Qos,
-        // [MQTT-3.3.1-9] Messages forwarded to an existing subscription carry RETAIN 0.
-        retain: false,
-        dup: false,
-        payload,
-        ...(properties === undefined ? {} : { properties }),
-      },
-      record.offset,
-    );
+    const publish = deliveryOf(session, record, next.subscriptions, now);
+    if (publish !== undefined) emit(publish, record.offset, record.expiresAtMs);
   }
   return budget;
 }
@@ -190,18 +260,24 @@ function send(
   );
 }
 
-function readAsync(session: Session, offset: number, ctx: PumpContext): void {
-  session.reading = true;
+/** Reads from disk for a reader that is behind; `then` runs once the records are at hand. */
+export function readAsync(
+  reader: LogReader,
+  offset: number,
+  ctx: Pick<PumpContext, "log" | "fail">,
+  then: () => void,
+): void {
+  reader.reading = true;
   ctx.log.read(offset, READ_AHEAD_BYTES).then(
     (records) => {
-      session.reading = false;
+      reader.reading = false;
       if (records.length > 0) {
-        readBuffers.set(session, records);
-        ctx.repump(session);
+        readBuffers.set(reader, { from: offset, records });
+        then();
       }
     },
     (error: unknown) => {
-      session.reading = false;
+      reader.reading = false;
       ctx.fail(error);
     },
   );

@@ -4,21 +4,29 @@
 // session holds a copy of a message.
 //
 // Who calls it: the router (push at append time, trim when the log drops
-// segments) and sessions (nextAtOrAfter while delivering).
+// segments), sessions (nextAtOrAfter while delivering) and shared groups,
+// which read the same index from their own cursor (shared-group.ts).
 //
 // Invariants:
 // - offsets are strictly ascending (the router pushes in append order).
 
 import assert from "node:assert/strict";
 
-export class FilterIndex<S> {
+export class FilterIndex<S, G = never> {
   readonly filter: string;
-  /** Sessions subscribed to this filter. */
+  /** Sessions subscribed to this filter (non-shared subscriptions). */
   readonly subscribers = new Set<S>();
+  /** Shared groups (`$share/<group>/<filter>`) reading this filter. */
+  readonly groups = new Set<G>();
   #offsets: number[] = [];
 
   constructor(filter: string) {
     this.filter = filter;
+  }
+
+  /** No session and no group reads this index any more. */
+  get unused(): boolean {
+    return this.subscribers.size === 0 && this.groups.size === 0;
   }
 
   get length(): number {

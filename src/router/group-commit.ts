@@ -9,19 +9,22 @@
 import type { RouterLog } from "./delivery.ts";
 import type { FilterIndex } from "./filter-index.ts";
 import type { Session } from "./session.ts";
+import type { SharedGroup } from "./shared-group.ts";
+
+type Index = FilterIndex<Session, SharedGroup>;
 
 export class GroupCommit {
   readonly #log: RouterLog;
-  readonly #onCommitted: (dirty: Set<FilterIndex<Session>>) => void;
+  readonly #onCommitted: (dirty: Set<Index>) => void;
   readonly #onFailed: (error: unknown) => void;
   #waiters: Array<{ resolve: () => void; reject: (error: unknown) => void }> = [];
-  #dirty = new Set<FilterIndex<Session>>();
+  #dirty = new Set<Index>();
   #scheduled = false;
   #running: Promise<void> = Promise.resolve();
 
   constructor(
     log: RouterLog,
-    onCommitted: (dirty: Set<FilterIndex<Session>>) => void,
+    onCommitted: (dirty: Set<Index>) => void,
     onFailed: (error: unknown) => void,
   ) {
     this.#log = log;
@@ -30,7 +33,7 @@ export class GroupCommit {
   }
 
   /** A filter index received an offset that becomes visible with the next commit. */
-  markDirty(index: FilterIndex<Session>): void {
+  markDirty(index: Index): void {
     this.#dirty.add(index);
   }
 

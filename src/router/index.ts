@@ -10,3 +10,5 @@ export {
   type SubscribeResult,
 } from "./router.ts";
 export type { Session, SessionLink } from "./session.ts";
+export type { SharedStrategy } from "./shared-group.ts";
+export type { Will } from "./will-timer.ts";

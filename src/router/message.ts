@@ -11,6 +11,11 @@
 // between the version byte and the properties length:
 //   u16 length C, C bytes of the publisher's client id (UTF-8), u16 its packet id
 // so that a restart can find the packet ids whose index entry a kill lost.
+// Format version 3 is version 1 with the publisher's client id only:
+//   u16 length C, C bytes of the publisher's client id (UTF-8)
+// so that a No Local subscription ([MQTT-3.8.3-3]) can tell its own client's
+// messages, also after a restart. Every message published by a client gets
+// version 2 or 3; version 1 is what older logs and stored bodies hold.
 // The header fields the storage engine keeps beside the body (topic, qos,
 // retain, timestamp, expiry) are not repeated here.
 // In the properties JSON, `userProperties` is a list of [name, value] pairs
@@ -42,6 +47,18 @@ export interface Message {
   properties?: ForwardedProperties;
   /** MQTT 5 message expiry, ms since the epoch; null = never. */
   expiresAtMs: number | null;
+  /** The client id of the connection that published it (for No Local), if a client did. */
+  publisherId?: string;
+}
+
+/**
+ * What a PUBLISH to a subscriber carries besides the forwarded properties:
+ * the subscription identifiers of the matching subscriptions ([MQTT-3.3.4-3])
+ * and the message expiry interval left ([MQTT-3.3.2-6]).
+ */
+export interface OutgoingProperties extends ForwardedProperties {
+  subscriptionIdentifier?: number | number[];
+  messageExpiryInterval?: number;
 }
 
 /** A message on its way to one subscriber. */
@@ -53,11 +70,12 @@ export interface OutgoingPublish {
   payload: Buffer;
   /** Present when qos > 0. */
   packetId?: number;
-  properties?: ForwardedProperties;
+  properties?: OutgoingProperties;
 }
 
 const BODY_FORMAT_VERSION = 1;
 const BODY_FORMAT_WITH_ORIGIN = 2;
+const BODY_FORMAT_WITH_PUBLISHER = 3;
 const HEADER_BYTES = 5;
 
 /** Who published an inbound QoS 2 message, and with which packet id. */
@@ -66,10 +84,14 @@ export interface Origin {
   packetId: number;
 }
 
+/**
+ * `origin` (an inbound QoS 2 message of a stored session) gives format 2, a
+ * bare `publisherId` format 3, neither format 1.
+ */
 export function encodeBody(
   payload: Buffer,
   properties: ForwardedProperties | undefined,
-  origin?: Origin,
+  origin?: Origin | { publisherId: string },
 ): Buffer {
   let props = Buffer.alloc(0);
   if (properties !== undefined && Object.keys(properties).length > 0) {
@@ -83,14 +105,27 @@ export function encodeBody(
   header.writeUInt8(BODY_FORMAT_VERSION, 0);
   header.writeUInt32BE(props.length, 1);
   if (origin === undefined) return Buffer.concat([header, props, payload]);
-  header.writeUInt8(BODY_FORMAT_WITH_ORIGIN, 0);
-  const id = Buffer.from(origin.clientId, "utf8");
-  assert.ok(id.length <= 0xffff && origin.packetId > 0 && origin.packetId <= 0xffff);
-  const originBytes = Buffer.alloc(4 + id.length);
+  const withPacketId = "packetId" in origin;
+  header.writeUInt8(withPacketId ? BODY_FORMAT_WITH_ORIGIN : BODY_FORMAT_WITH_PUBLISHER, 0);
+  const id = Buffer.from(withPacketId ? origin.clientId : origin.publisherId, "utf8");
+  assert.ok(id.length <= 0xffff, "client id too long for a message body");
+  const originBytes = Buffer.alloc(2 + id.length + (withPacketId ? 2 : 0));
   originBytes.writeUInt16BE(id.length, 0);
   id.copy(originBytes, 2);
-  originBytes.writeUInt16BE(origin.packetId, 2 + id.length);
+  if (withPacketId) {
+    assert.ok(origin.packetId > 0 && origin.packetId <= 0xffff, "packet id out of range");
+    originBytes.writeUInt16BE(origin.packetId, 2 + id.length);
+  }
   return Buffer.concat([header.subarray(0, 1), originBytes, header.subarray(1), props, payload]);
+}
+
+/** The client id of the publisher a body names (format 2 or 3), or undefined. */
+export function publisherOf(body: Uint8Array): string | undefined {
+  const buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  if (buf.length < 3) return undefined;
+  const format = buf.readUInt8(0);
+  if (format !== BODY_FORMAT_WITH_ORIGIN && format !== BODY_FORMAT_WITH_PUBLISHER) return undefined;
+  return buf.toString("utf8", 3, 3 + buf.readUInt16BE(1));
 }
 
 /** The origin a body carries (format version 2), or undefined. */
@@ -111,10 +146,11 @@ export function decodeBody(body: Uint8Array): {
   let buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
   // The log has CRC-checked the record, so a bad header is a bug, not damage.
   assert.ok(buf.length >= HEADER_BYTES, "message body shorter than its header");
-  if (buf.readUInt8(0) === BODY_FORMAT_WITH_ORIGIN) {
-    // Skip the origin: from 4 + C on, bytes 1..4 are the properties length as
-    // in a version 1 body (byte 0 there is not read again).
-    const skip = 4 + buf.readUInt16BE(1);
+  const format = buf.readUInt8(0);
+  if (format === BODY_FORMAT_WITH_ORIGIN || format === BODY_FORMAT_WITH_PUBLISHER) {
+    // Skip the origin: from 4 + C on (2 + C for format 3), bytes 1..4 are the
+    // properties length as in a version 1 body (byte 0 there is not read again).
+    const skip = (format === BODY_FORMAT_WITH_ORIGIN ? 4 : 2) + buf.readUInt16BE(1);
     buf = buf.subarray(skip);
     assert.ok(buf.length >= HEADER_BYTES, "message body shorter than its header");
   } else {

@@ -2,9 +2,10 @@
 //
 // - Retained messages are written through: a retained publish is acknowledged
 //   only after its index write, so it survives a kill (DESIGN.md's contract).
-// - Persistent sessions (subscriptions, cursor, inflight messages, inbound
-//   QoS 2 packet ids) are written ahead by session-store.ts and read back
-//   here at start (loadSessions).
+// - Persistent sessions (subscriptions with their options, cursor, inflight
+//   messages, inbound QoS 2 packet ids, the will) are written ahead by
+//   session-store.ts and read back here at start (loadSessions).
+// - Shared groups' positions (shared-group.ts) likewise (loadGroups).
 //
 // Who calls it: the router (retained writes), session-store.ts (value
 // formats) and Router.restore (at start). Values are JSON; a message body is
@@ -13,13 +14,15 @@
 import assert from "node:assert/strict";
 import type { IndexDb, JsonValue } from "../../storage/index.ts";
 import { decodeBody, encodeBody, type Message, type OutgoingPublish, type Qos } from "./message.ts";
+import type { SubscriptionOptions } from "./session.ts";
+import { GROUP_OWNER, type GroupRecord } from "./shared-group.ts";
+import type { Will } from "./will-timer.ts";
 
 /** The one cursor a session holds in the `cursors` keyspace. */
 export const SESSION_CURSOR = "session";
 
-export interface StoredSubscription {
+export interface StoredSubscription extends SubscriptionOptions {
   filter: string;
-  qos: Qos;
   sinceOffset: number;
 }
 
@@ -30,6 +33,10 @@ export interface StoredInflight {
   /** A message from the log: its offset and the QoS it was sent with (read back at start). */
   offset: number | null;
   qos: Qos;
+  /** The RETAIN flag and subscription identifiers it was sent with (a message from the log). */
+  retain: boolean;
+  subscriptionIds: number[];
+  expiresAtMs: number | null;
   /** A retained message (offset null): stored whole. */
   publish: OutgoingPublish | undefined;
 }
@@ -43,6 +50,8 @@ export interface StoredSession {
   inflight: StoredInflight[];
   /** Inbound QoS 2 ids awaiting PUBREL, with the offset their message got (null: stored before offsets were kept). */
   inboundQos2: { packetId: number; offset: number | null }[];
+  /** The will not yet published (will-timer.ts). */
+  will: Will | undefined;
 }
 
 function asObject(value: unknown, what: string): Record<string, JsonValue> {
@@ -126,6 +135,7 @@ export async function loadSessions(index: IndexDb): Promise<StoredSession[]> {
       subscriptions: [],
       inflight: [],
       inboundQos2: [],
+      will: willFromJson(json.will, clientId),
     });
   }
   for await (const [key, value] of index.cursors.entries()) {
@@ -136,8 +146,8 @@ export async function loadSessions(index: IndexDb): Promise<StoredSession[]> {
     const json = asObject(value, "stored subscription");
     sessions.get(key[0])?.subscriptions.push({
       filter: key[1],
-      qos: asQos(json.qos),
       sinceOffset: Number(json.sinceOffset ?? 0),
+      ...subscriptionOptionsFromJson(json),
     });
   }
   for await (const [key, value] of index.outbound.entries()) {
@@ -151,6 +161,9 @@ export async function loadSessions(index: IndexDb): Promise<StoredSession[]> {
       phase: json.phase === "pubrel" ? "pubrel" : "publish",
       offset,
       qos: asQos(json.qos),
+      retain: json.retain === true,
+      subscriptionIds: numbers(json.subscriptionIds),
+      expiresAtMs: typeof json.expiresAtMs === "number" ? json.expiresAtMs : null,
       publish,
     });
   }
@@ -166,4 +179,51 @@ export async function loadSessions(index: IndexDb): Promise<StoredSession[]> {
   }
   for (const s of sessions.values()) s.inflight.sort((a, b) => a.seq - b.seq);
   return [...sessions.values()];
+}
+
+/** The stored form of a subscription's options (beside its sinceOffset). */
+export function subscriptionOptionsToJson(options: SubscriptionOptions): Record<string, JsonValue> {
+  return {
+    qos: options.qos,
+    noLocal: options.noLocal,
+    retainAsPublished: options.retainAsPublished,
+    retainHandling: options.retainHandling,
+    subscriptionId: options.subscriptionId ?? null,
+  };
+}
+
+/** Subscriptions stored before options existed read back with the MQTT 3.1.1 defaults. */
+function subscriptionOptionsFromJson(json: Record<string, JsonValue>): SubscriptionOptions {
+  const rh = json.retainHandling;
+  return {
+    qos: asQos(json.qos),
+    noLocal: json.noLocal === true,
+    retainAsPublished: json.retainAsPublished === true,
+    retainHandling: rh === 1 || rh === 2 ? rh : 0,
+    subscriptionId: typeof json.subscriptionId === "number" ? json.subscriptionId : undefined,
+  };
+}
+
+function numbers(value: JsonValue | undefined): number[] {
+  return Array.isArray(value) ? value.filter((v): v is number => typeof v === "number") : [];
+}
+
+function willFromJson(value: JsonValue | undefined, clientId: string): Will | undefined {
+  if (value === undefined || value === null) return undefined;
+  const json = asObject(value, "stored will");
+  return {
+    message: { ...messageFromJson(json), expiresAtMs: null, publisherId: clientId },
+    delaySec: Number(json.delaySec ?? 0),
+    expirySec: typeof json.expirySec === "number" ? json.expirySec : undefined,
+  };
+}
+
+/** Every shared group's stored position, by its filter (`$share/<group>/<filter>`). */
+export async function loadGroups(index: IndexDb): Promise<Map<string, GroupRecord>> {
+  const out = new Map<string, GroupRecord>();
+  for await (const [[, key], value] of index.cursors.entries([GROUP_OWNER])) {
+    const json = asObject(value, "stored shared group");
+    out.set(key, { cursor: Number(json.cursor ?? 0), pending: numbers(json.pending) });
+  }
+  return out;
 }

@@ -1,19 +1,89 @@
 // Start-up: turns the sessions stored in the index (written ahead by
-// session-store.ts) back into Session objects, and rebuilds the filter indices of their subscriptions by
+// session-store.ts) back into Session objects, with their subscriptions (and
+// so their shared groups) and wills, gives each shared group its stored
+// position, and rebuilds the filter indices of their subscriptions by
 // scanning the log (the log is the truth; filter indices are never stored).
 //
-// Who calls it: Router.restore, once, before any listener accepts.
+// Who calls it: Router.restore (restoreState), once, before any listener accepts.
 
 import type { IndexDb } from "../../storage/index.ts";
+import type { Logger } from "../log.ts";
 import type { RouterLog } from "./delivery.ts";
 import { decodeBody, type OutgoingPublish, originOf } from "./message.ts";
-import type { StoredInflight, StoredSession } from "./persistence.ts";
+import { outgoingProperties, resendOf } from "./outgoing.ts";
+import {
+  loadGroups,
+  loadSessions,
+  type StoredInflight,
+  type StoredSession,
+} from "./persistence.ts";
 import { NEVER_EXPIRES_SEC, Session } from "./session.ts";
 import { INBOUND_CHECKPOINT, type SessionStore } from "./session-store.ts";
+import type { GroupRecord } from "./shared-group.ts";
 import type { SubscriptionTable } from "./subscription-table.ts";
+import type { Will, WillKeeper } from "./will-timer.ts";
 
 /** Bytes asked of each log read while scanning. */
 export const SCAN_READ_BYTES = 1024 * 1024;
+
+export interface RestoreDeps {
+  index: IndexDb;
+  log: RouterLog;
+  logger: Logger;
+  store: SessionStore | undefined;
+  sessions: Map<string, Session>;
+  table: SubscriptionTable;
+  wills: WillKeeper;
+  /** Arms the expiry timer of a restored offline session. */
+  armExpiry: (session: Session, remainingMs: number) => void;
+}
+
+/**
+ * Loads the stored sessions and shared groups, rebuilds the filter indices of
+ * their subscriptions from the log (the log is the truth; indices are never
+ * stored), recovers inbound QoS 2 ids, then arms expiry and will timers (a
+ * will whose time passed while the broker was down is published now, after
+ * the indices are rebuilt). Sessions that expired while the broker was down
+ * are deleted; their wills are published.
+ */
+export async function restoreState(deps: RestoreDeps): Promise<void> {
+  const { index, log, store, table } = deps;
+  const stored = await loadSessions(index);
+  const groupRecords = await loadGroups(index);
+  const now = Date.now();
+  let from = Number.POSITIVE_INFINITY;
+  const expiries: Array<[Session, number]> = [];
+  const endedWills: Array<[string, Will]> = [];
+  for (const s of stored) {
+    const restored = await sessionFromStore(s, log, table, now, (id) => {
+      deps.logger.warn(
+        { event: "session.inflight_lost", client_id: s.clientId, packet_id: id },
+        "inflight message lost",
+      );
+      store?.delOutbound(s.clientId, id);
+    });
+    if (restored === undefined) {
+      // Expired while the broker was down: its stored state goes too, its will is due.
+      store?.forget(s.clientId);
+      if (s.will !== undefined) endedWills.push([s.clientId, s.will]);
+      continue;
+    }
+    deps.sessions.set(s.clientId, restored.session);
+    expiries.push([restored.session, restored.expiresInMs]);
+    from = Math.min(from, restored.session.cursor);
+  }
+  const groups = restoreGroups(table, groupRecords, log);
+  for (const key of groups.orphans) store?.delGroup(key);
+  for (const group of table.groups()) store?.putGroup(group);
+  await rebuildFilterIndices(log, table, Math.min(from, groups.from));
+  await recoverInboundIds(index, log, deps.sessions, store);
+  await store?.flush();
+  for (const [session, expiresInMs] of expiries) {
+    deps.armExpiry(session, expiresInMs);
+    deps.wills.armRestored(session, now);
+  }
+  for (const [clientId, will] of endedWills) deps.wills.publishStored(clientId, will);
+}
 
 /**
  * The restored session and how long it has left offline; undefined when it
@@ -35,10 +105,16 @@ export async function sessionFromStore(
   const cursor = Math.min(Math.max(s.cursor, log.startOffset), log.committedOffset);
   const session = new Session(s.clientId, cursor, true, s.expiryIntervalSec);
   session.disconnectedAtMs = s.disconnectedAtMs;
-  for (const sub of s.subscriptions) table.add(session, sub.filter, sub.qos, sub.sinceOffset);
+  session.will = s.will;
+  for (const { filter, sinceOffset, ...options } of s.subscriptions) {
+    table.add(session, filter, options, sinceOffset);
+  }
   session.stored = true;
   for (const entry of s.inflight) {
-    const publish = entry.publish ?? (await publishFromLog(entry, log));
+    const publish =
+      entry.publish === undefined
+        ? await publishFromLog(entry, log, nowMs)
+        : resendOf(entry.publish, entry.expiresAtMs, nowMs);
     if (publish === undefined) {
       onLost(entry.packetId);
       continue;
@@ -48,6 +124,7 @@ export async function sessionFromStore(
       offset: entry.offset,
       phase: entry.phase,
       seq: entry.seq,
+      expiresAtMs: entry.expiresAtMs,
     });
     session.nextSeq = Math.max(session.nextSeq, entry.seq + 1);
   }
@@ -65,6 +142,7 @@ export async function sessionFromStore(
 async function publishFromLog(
   entry: StoredInflight,
   log: RouterLog,
+  nowMs: number,
 ): Promise<OutgoingPublish | undefined> {
   const offset = entry.offset;
   const record = offset === null ? undefined : (await log.read(offset, 1))[0];
@@ -73,16 +151,42 @@ async function publishFromLog(
     // The log lost the message, but the PUBREL owed for it needs only the packet id.
     return { topic: "", qos: 2, retain: false, dup: true, payload: Buffer.alloc(0) };
   }
+  entry.expiresAtMs = record.expiresAtMs;
   const { payload, properties } = decodeBody(record.body);
+  const outgoing = outgoingProperties(
+    { properties, expiresAtMs: record.expiresAtMs, subscriptionIds: entry.subscriptionIds },
+    nowMs,
+  );
   return {
     topic: record.topic,
     qos: entry.qos,
-    retain: false,
+    retain: entry.retain,
     dup: true,
     payload,
     packetId: entry.packetId,
-    ...(properties === undefined ? {} : { properties }),
+    ...(outgoing === undefined ? {} : { properties: outgoing }),
   };
+}
+
+/**
+ * Gives every shared group rebuilt from its members' subscriptions its
+ * stored position (a group without one starts where its first member
+ * subscribed); returns the keys of stored groups that have no member any
+ * more (their records are to be deleted) and the lowest group cursor.
+ */
+export function restoreGroups(
+  table: SubscriptionTable,
+  records: ReadonlyMap<string, GroupRecord>,
+  log: RouterLog,
+): { orphans: string[]; from: number } {
+  let from = Number.POSITIVE_INFINITY;
+  for (const group of table.groups()) {
+    const record = records.get(group.key);
+    if (record !== undefined) group.restore(record, log.startOffset, log.committedOffset);
+    from = Math.min(from, group.cursor);
+  }
+  const orphans = [...records.keys()].filter((key) => table.group(key) === undefined);
+  return { orphans, from };
 }
 
 /** Pushes every committed offset from `from` on into the indices of the filters it matches. */

@@ -1,9 +1,10 @@
 // The router: sessions, the subscription tree, routing publishes into the
-// commit log and delivering from the log to sessions, retained messages and
-// wills. Every PUBLISH is appended to the log; it is acknowledged and made
-// visible to subscribers only once committed. Each subscribed filter has one
-// FilterIndex of matching offsets shared by its subscribers; sessions hold
-// cursors, never queues of messages.
+// commit log and delivering from the log to sessions and shared groups,
+// retained messages and wills. Every PUBLISH is appended to the log; it is
+// acknowledged and made visible to subscribers only once committed. Each
+// subscribed filter has one FilterIndex of matching offsets shared by its
+// subscribers and shared groups; sessions and groups hold cursors, never
+// queues of messages.
 //
 // Who calls it: links (through the methods below) and broker.ts (construction,
 // close). It never touches a socket: it calls back into links through the
@@ -13,8 +14,9 @@
 // before their publish is acknowledged (retained-store.ts); persistent sessions
 // are written ahead (session-store.ts: subscriptions before SUBACK, inbound
 // QoS 2 ids before PUBREC, packet-id assignments and cursors before the
-// PUBLISH) and restored at start (restore), their filter indices rebuilt from
-// the log. Not yet here: shared subscriptions, will delay, persisted wills.
+// PUBLISH, the will with the session record), shared groups' positions
+// before the PUBLISHes they hand out (shared-group.ts), and all of it is
+// restored at start (restore), the filter indices rebuilt from the log.
 //
 // Invariants:
 // - a message is delivered only once its offset is below the log's committed offset;
@@ -22,21 +24,29 @@
 
 import type { IndexDb } from "../../storage/index.ts";
 import type { Logger } from "../log.ts";
-import { type ReasonCodeName, topicFilterProblem } from "../protocol/index.ts";
-import { pumpSession, type RouterLog } from "./delivery.ts";
+import type { RouterLog } from "./delivery.ts";
 import { GroupCommit } from "./group-commit.ts";
-import { encodeBody, type Message, type Origin, type Qos } from "./message.ts";
-import { loadSessions } from "./persistence.ts";
-import { rebuildFilterIndices, recoverInboundIds, sessionFromStore } from "./restore.ts";
+import { type InboundDeps, receiveQos2, releaseQos2 } from "./inbound-qos2.ts";
+import { encodeBody, type Message, type Origin } from "./message.ts";
+import { type AckDeps, puback, pubcomp, pubrec, reclaimShared } from "./outbound-acks.ts";
+import { resendOf } from "./outgoing.ts";
+import { Pumps } from "./pumps.ts";
+import { restoreState } from "./restore.ts";
 import { RetainedStore } from "./retained-store.ts";
 import { NEVER_EXPIRES_SEC, Session, type SessionLink } from "./session.ts";
 import { SessionStore } from "./session-store.ts";
+import type { SharedStrategy } from "./shared-group.ts";
+import {
+  type SubscribeDeps,
+  type SubscribeRequest,
+  type SubscribeResult,
+  subscribeSession,
+  unsubscribeSession,
+} from "./subscribe.ts";
 import { SubscriptionTable } from "./subscription-table.ts";
+import { cancelWill, MAX_TIMER_MS, type Will, WillKeeper } from "./will-timer.ts";
 
-/** A filter index is trimmed of offsets all its subscribers have passed once it holds this many. */
-const TRIM_THRESHOLD = 4096;
-/** The longest a timer may wait in Node (about 24.8 days); longer expiries are capped here. */
-const MAX_TIMER_MS = 2_147_483_647;
+export type { SubscribeRequest, SubscribeResult } from "./subscribe.ts";
 
 export interface RouterOptions {
   log: RouterLog;
@@ -45,6 +55,8 @@ export interface RouterOptions {
   logger: Logger;
   /** Packets the router hands one link per turn before yielding the event loop. */
   maxOutgoingPacketCount: number;
+  /** How a shared group picks the member that gets a message (`router.shared_subscriptions_strategy`). */
+  sharedStrategy: SharedStrategy;
   /** Called once when the log fails; the broker must stop (never ack after it). */
   onFatal: (error: unknown) => void;
 }
@@ -57,19 +69,12 @@ export interface ConnectRequest {
   persistent: boolean;
   /** v5 session expiry interval (seconds); 0xFFFFFFFF or a 3.1.1 persistent session: never. */
   expiryIntervalSec: number;
-  will: Message | undefined;
+  will: Will | undefined;
   maxInflight: number;
   link: SessionLink;
   /** The link's logger (listener, conn), so that session lines carry the connection's fields. */
   logger: Logger;
 }
-
-export interface SubscribeRequest {
-  filter: string;
-  qos: Qos;
-}
-
-export type SubscribeResult = { granted: Qos } | { refused: ReasonCodeName };
 
 export class Router {
   readonly #log: RouterLog;
@@ -80,9 +85,12 @@ export class Router {
   readonly #subscriptions = new SubscriptionTable();
   readonly #retained: RetainedStore;
   readonly #commits: GroupCommit;
+  readonly #wills: WillKeeper;
+  readonly #acks: AckDeps;
+  readonly #subscribeDeps: SubscribeDeps;
+  readonly #inbound: InboundDeps;
+  readonly #pumps: Pumps;
   #failed: unknown;
-  /** False once the broker is stopping: nothing new goes out, acknowledgements still come in. */
-  #delivering = true;
 
   constructor(options: RouterOptions) {
     this.#options = options;
@@ -91,12 +99,7 @@ export class Router {
     this.#retained = new RetainedStore(options.index);
     this.#commits = new GroupCommit(
       options.log,
-      (dirty) => {
-        const sessions = new Set<Session>();
-        for (const index of dirty) for (const s of index.subscribers) sessions.add(s);
-        for (const session of sessions) this.pump(session);
-        for (const index of dirty) this.#subscriptions.trimConsumed(index, TRIM_THRESHOLD);
-      },
+      (dirty) => this.#pumps.committed(dirty),
       (error) => this.#fail(error),
     );
     this.#store =
@@ -107,6 +110,41 @@ export class Router {
             (error) => this.#fail(error),
             () => this.#log.nextOffset,
           );
+    this.#wills = new WillKeeper({
+      publish: (message) => this.publish(message),
+      published: (session) => {
+        if (this.#sessions.get(session.clientId) === session && session.stored) {
+          this.#storeSession(session);
+        }
+      },
+      logger: this.#logger,
+    });
+    this.#pumps = new Pumps({
+      log: this.#log,
+      logger: this.#logger,
+      store: this.#store,
+      table: this.#subscriptions,
+      maxOutgoingPacketCount: options.maxOutgoingPacketCount,
+      strategy: options.sharedStrategy,
+      fail: (error) => this.#fail(error),
+    });
+    this.#acks = {
+      store: this.#store,
+      pump: (s) => this.pump(s),
+      pumpGroup: (g) => this.#pumps.group(g),
+    };
+    this.#inbound = {
+      append: (message, origin) => this.#append(message, origin),
+      committed: () => this.#commits.wait(),
+      retained: this.#retained,
+      store: this.#store,
+    };
+    this.#subscribeDeps = {
+      log: this.#log,
+      table: this.#subscriptions,
+      retained: this.#retained,
+      store: this.#store,
+    };
   }
 
   get sessionCount(): number {
@@ -126,8 +164,12 @@ export class Router {
       session.link = undefined;
       old.takeOver();
       log.info({ event: "session.taken_over" }, "session taken over");
-      this.#publishWill(session);
+      reclaimShared(this.#acks, session);
+      // The old connection closed: its will follows the rules of a lost
+      // connection (a delayed one is cancelled just below).
+      this.#wills.connectionLost(session);
     }
+    if (session !== undefined) this.#wills.reconnected(session, request.cleanStart);
     if (session !== undefined && request.cleanStart) {
       this.#removeSession(session);
       session = undefined;
@@ -142,19 +184,18 @@ export class Router {
       );
       this.#sessions.set(request.clientId, session);
       log.debug({ event: "session.created" }, "session created");
-      if (request.persistent) this.#storeSession(session, null);
     } else {
       clearTimeout(session.expiryTimer);
       session.expiryTimer = undefined;
       session.persistent = request.persistent;
       session.expiryIntervalSec = request.expiryIntervalSec;
       log.debug({ event: "session.resumed" }, "session resumed");
-      if (request.persistent) this.#storeSession(session, null);
     }
     session.link = request.link;
     session.disconnectedAtMs = undefined;
     session.will = request.will;
     session.maxInflight = request.maxInflight;
+    if (request.persistent) this.#storeSession(session);
     return { session, sessionPresent };
   }
 
@@ -165,8 +206,10 @@ export class Router {
   resume(session: Session): void {
     const link = session.link;
     if (link === undefined) return;
+    const now = Date.now();
     for (const [packetId, entry] of session.inflight) {
-      if (entry.phase === "publish") link.sendPublish({ ...entry.publish, dup: true });
+      if (entry.phase === "publish")
+        link.sendPublish(resendOf(entry.publish, entry.expiresAtMs, now));
       else link.sendPubrel(packetId);
     }
     this.pump(session);
@@ -180,13 +223,14 @@ export class Router {
     if (session.link !== link) return; // taken over: the new link owns the session now
     session.link = undefined;
     session.disconnectedAtMs = Date.now();
-    if (options.publishWill) this.#publishWill(session);
-    session.will = undefined;
+    reclaimShared(this.#acks, session);
+    if (options.publishWill) this.#wills.connectionLost(session);
+    else session.will = undefined;
     if (!session.persistent) {
       this.#removeSession(session);
       return;
     }
-    this.#storeSession(session, session.disconnectedAtMs);
+    this.#storeSession(session);
     this.#armExpiry(session, session.expiryIntervalSec * 1000);
   }
 
@@ -197,6 +241,8 @@ export class Router {
     session.expiryTimer = setTimeout(
       () => {
         if (session.link !== undefined) return;
+        // A will still waiting is published when its session ends (spec 3.1.3.2.2).
+        this.#wills.publishNow(session);
         this.#removeSession(session);
         this.#logger.info({ event: "session.expired", client_id: session.clientId }, "expired");
       },
@@ -219,6 +265,7 @@ export class Router {
   /** Appends a message and marks the filter indices it matches; returns its offset. */
   #append(message: Message, origin?: Origin): number {
     if (this.#failed !== undefined) throw this.#failed;
+    const publisher = message.publisherId;
     const offset = this.#log.append([
       {
         topic: message.topic,
@@ -226,7 +273,11 @@ export class Router {
         retain: message.retain,
         timestampMs: Date.now(),
         expiresAtMs: message.expiresAtMs,
-        body: encodeBody(message.payload, message.properties, origin),
+        body: encodeBody(
+          message.payload,
+          message.properties,
+          origin ?? (publisher === undefined ? undefined : { publisherId: publisher }),
+        ),
       },
     ]);
     for (const index of this.#subscriptions.match(message.topic)) {
@@ -236,162 +287,47 @@ export class Router {
     return offset;
   }
 
-  /**
-   * An inbound QoS 2 PUBLISH: appended once per packet id until PUBREL; a
-   * duplicate resolves with the first copy's commit. The caller sends PUBREC.
-   */
+  /** An inbound QoS 2 PUBLISH (inbound-qos2.ts); resolves when PUBREC may go out. */
   receiveQos2(session: Session, packetId: number, message: Message): Promise<void> {
-    const pending = session.inboundQos2.get(packetId);
-    if (pending !== undefined) return pending;
-    const persist = this.#store !== undefined && session.persistent;
-    const offset = this.#append(
-      message,
-      persist ? { clientId: session.clientId, packetId } : undefined,
-    );
-    // [QoS 2 across a restart] the id is stored with the message's offset in
-    // the same turn as the append, and PUBREC waits for both to be durable:
-    // a kill between the two leaves either nothing (the resend is stored) or
-    // an id whose offset restore checks against the log.
-    const store = this.#store;
-    let stored: Promise<void> | undefined;
-    if (store !== undefined && session.persistent) {
-      store.putInbound(session.clientId, packetId, offset);
-      session.stored = true;
-      stored = store.flush();
-    }
-    const commit = Promise.all([this.#commits.wait(), stored]).then(async () => {
-      if (message.retain) await this.#retained.store(message);
-    });
-    session.inboundQos2.set(packetId, commit);
-    // A failed commit must not leave the id "received": the client resends it.
-    commit.catch(() => session.inboundQos2.delete(packetId));
-    return commit;
+    return receiveQos2(this.#inbound, session, packetId, message);
   }
 
-  /**
-   * PUBREL from the client: forgets the packet id, durably before the caller
-   * sends PUBCOMP (else a new PUBLISH reusing the id after a restart would be
-   * taken for a duplicate). Resolves to false when the id was unknown.
-   */
-  async releaseQos2(session: Session, packetId: number): Promise<boolean> {
-    const known = session.inboundQos2.delete(packetId);
-    if (known && session.stored && this.#store !== undefined) {
-      this.#store.delInbound(session.clientId, packetId);
-      await this.#store.flush();
-    }
-    return known;
+  /** PUBREL (inbound-qos2.ts); false when the packet id was unknown. */
+  releaseQos2(session: Session, packetId: number): Promise<boolean> {
+    return releaseQos2(this.#inbound, session, packetId);
   }
 
-  /**
-   * SUBSCRIBE: one result per request, in order ([MQTT-3.8.4-5]). The
-   * subscriptions of a persistent session are durable when this resolves, so
-   * the caller may send SUBACK; the retained messages owed are queued then.
-   */
-  async subscribe(session: Session, requests: SubscribeRequest[]): Promise<SubscribeResult[]> {
-    const store = this.#store;
-    const persist = store !== undefined && session.persistent;
-    const accepted: SubscribeRequest[] = [];
-    const results = requests.map((request): SubscribeResult => {
-      if (topicFilterProblem(request.filter) !== undefined) {
-        return { refused: "TopicFilterInvalid" };
-      }
-      this.#subscriptions.add(session, request.filter, request.qos, this.#log.committedOffset);
-      const sub = session.subscriptions.get(request.filter);
-      if (persist && sub !== undefined) {
-        store.putSubscription(session.clientId, sub.filter, sub.qos, sub.sinceOffset);
-        session.stored = true;
-      }
-      accepted.push(request);
-      return { granted: request.qos };
-    });
-    if (persist) await store.flush();
-    const now = Date.now();
-    for (const request of accepted) {
-      // [MQTT-3.3.1-6] Retained messages matching the filter are sent, with RETAIN set ([MQTT-3.3.1-8]).
-      for (const retained of this.#retained.match(request.filter, now)) {
-        session.retainedQueue.push({
-          topic: retained.topic,
-          qos: Math.min(retained.qos, request.qos) as Qos,
-          retain: true,
-          dup: false,
-          payload: retained.payload,
-          ...(retained.properties === undefined ? {} : { properties: retained.properties }),
-        });
-      }
-    }
-    return results;
+  /** SUBSCRIBE (subscribe.ts): durable for a persistent session when it resolves. */
+  subscribe(session: Session, requests: SubscribeRequest[]): Promise<SubscribeResult[]> {
+    return subscribeSession(this.#subscribeDeps, session, requests);
   }
 
-  /** UNSUBSCRIBE: "Success" or "NoSubscriptionExisted" per filter ([MQTT-3.10.4-1]), durable. */
-  async unsubscribe(
+  /** UNSUBSCRIBE (subscribe.ts): "Success" or "NoSubscriptionExisted" per filter, durable. */
+  unsubscribe(
     session: Session,
     filters: string[],
   ): Promise<Array<"Success" | "NoSubscriptionExisted">> {
-    const results = filters.map((filter) => {
-      const removed = this.#subscriptions.remove(session, filter);
-      if (removed && session.stored) this.#store?.delSubscription(session.clientId, filter);
-      return removed ? ("Success" as const) : ("NoSubscriptionExisted" as const);
-    });
-    if (session.stored) await this.#store?.flush();
-    return results;
+    return unsubscribeSession(this.#subscribeDeps, session, filters);
   }
 
-  /** PUBACK from the client; false when the packet id is not inflight as QoS 1. */
+  /** PUBACK from the client (outbound-acks.ts); false when the packet id is not inflight as QoS 1. */
   puback(session: Session, packetId: number): boolean {
-    const entry = session.inflight.get(packetId);
-    if (entry === undefined || entry.publish.qos !== 1) return false;
-    this.#release(session, packetId);
-    return true;
+    return puback(this.#acks, session, packetId);
   }
 
-  /**
-   * PUBREC from the client: the message moves to the PUBREL phase, or, when
-   * the client refused it (a v5 reason code >= 0x80), its delivery ends here.
-   */
-  async pubrec(session: Session, packetId: number, refused: boolean): Promise<boolean> {
-    const entry = session.inflight.get(packetId);
-    if (entry === undefined || entry.publish.qos !== 2) return false;
-    if (refused) {
-      this.#release(session, packetId);
-    } else {
-      entry.phase = "pubrel";
-      if (session.stored && this.#store !== undefined) {
-        // Durable before PUBREL goes out: after a restart the message is never
-        // sent again as a PUBLISH once its PUBREL may have been (spec 4.3.3).
-        this.#store.putOutbound(session.clientId, packetId, entry);
-        await this.#store.flush();
-      }
-    }
-    return true;
+  /** PUBREC from the client (outbound-acks.ts); `refused`: a reason code >= 0x80. */
+  pubrec(session: Session, packetId: number, refused: boolean): Promise<boolean> {
+    return pubrec(this.#acks, session, packetId, refused);
   }
 
-  /** PUBCOMP from the client: the QoS 2 delivery is complete and its packet id free. */
+  /** PUBCOMP from the client (outbound-acks.ts). */
   pubcomp(session: Session, packetId: number): boolean {
-    const entry = session.inflight.get(packetId);
-    if (entry === undefined || entry.phase !== "pubrel") return false;
-    this.#release(session, packetId);
-    return true;
+    return pubcomp(this.#acks, session, packetId);
   }
 
-  /** An outgoing delivery ended: its packet id is free (durably) and the window has room. */
-  #release(session: Session, packetId: number): void {
-    session.inflight.delete(packetId);
-    if (session.stored) this.#store?.delOutbound(session.clientId, packetId);
-    this.pump(session);
-  }
-
-  /** Delivers what the session is owed: retained messages, then the log from its cursor. */
+  /** Delivers what the session is owed and feeds its shared groups (pumps.ts). */
   pump(session: Session): void {
-    if (!this.#delivering) return;
-    pumpSession(session, {
-      log: this.#log,
-      logger: this.#logger,
-      store: this.#store,
-      maxInflight: session.maxInflight,
-      maxOutgoingPacketCount: this.#options.maxOutgoingPacketCount,
-      repump: (s) => this.pump(s),
-      fail: (error) => this.#fail(error),
-    });
+    this.#pumps.session(session);
   }
 
   /**
@@ -400,7 +336,7 @@ export class Router {
    * the acknowledgements of what is in flight before they close.
    */
   stopDelivering(): void {
-    this.#delivering = false;
+    this.#pumps.stop();
   }
 
   /**
@@ -421,49 +357,44 @@ export class Router {
 
   /**
    * Graceful stop, after every link is closed: waits for the commit in
-   * progress, the retained writes and the session writes.
+   * progress, the retained writes and the session writes. Wills still
+   * waiting for their delay stay stored with their sessions, for the next start.
    */
   async close(): Promise<void> {
-    for (const session of this.#sessions.values()) clearTimeout(session.expiryTimer);
+    for (const session of this.#sessions.values()) {
+      clearTimeout(session.expiryTimer);
+      cancelWill(session);
+    }
     await this.#commits.drain();
     await this.#retained.drain();
     if (this.#failed === undefined) await this.#store?.flush();
   }
 
   /**
-   * Start: loads retained messages and the sessions saved at the last
-   * graceful stop, then rebuilds the filter indices of their subscriptions
-   * from the log (the log is the truth; indices are never stored).
+   * Start: loads retained messages, then the stored sessions and shared
+   * groups with their timers (restore.ts).
    */
   async restore(): Promise<void> {
     const index = this.#options.index;
     if (index === undefined) return;
     await this.#retained.load();
-    const stored = await loadSessions(index);
-    const now = Date.now();
-    let from = Number.POSITIVE_INFINITY;
-    for (const s of stored) {
-      const restored = await sessionFromStore(s, this.#log, this.#subscriptions, now, (id) => {
-        this.#logger.warn(
-          { event: "session.inflight_lost", client_id: s.clientId, packet_id: id },
-          "inflight message lost",
-        );
-        this.#store?.delOutbound(s.clientId, id);
-      });
-      if (restored === undefined) {
-        // Expired while the broker was down: its stored state goes too.
-        this.#store?.forget(s.clientId);
-        continue;
-      }
-      this.#sessions.set(s.clientId, restored.session);
-      this.#armExpiry(restored.session, restored.expiresInMs);
-      from = Math.min(from, restored.session.cursor);
-    }
-    await rebuildFilterIndices(this.#log, this.#subscriptions, from);
-    await recoverInboundIds(index, this.#log, this.#sessions, this.#store);
-    await this.#store?.flush();
+    await restoreState({
+      index,
+      log: this.#log,
+      logger: this.#logger,
+      store: this.#store,
+      sessions: this.#sessions,
+      table: this.#subscriptions,
+      wills: this.#wills,
+      armExpiry: (session, remainingMs) => this.#armExpiry(session, remainingMs),
+    });
     this.#logger.info(
-      { event: "router.restored", sessions: this.#sessions.size, retained: this.#retained.size },
+      {
+        event: "router.restored",
+        sessions: this.#sessions.size,
+        retained: this.#retained.size,
+        shared_groups: [...this.#subscriptions.groups()].length,
+      },
       "router state restored",
     );
   }
@@ -475,33 +406,27 @@ export class Router {
     this.#options.onFatal(error);
   }
 
-  #publishWill(session: Session): void {
-    const will = session.will;
-    session.will = undefined;
-    if (will === undefined) return;
-    // The will's fate is logged; nobody waits for it.
-    this.publish(will).catch((error: unknown) => {
-      this.#logger.error(
-        { event: "will.failed", err: error, client_id: session.clientId },
-        "will not published",
-      );
-    });
-  }
-
-  /** Queues the session's record (expiry, when it went offline); the next flush makes it durable. */
-  #storeSession(session: Session, disconnectedAtMs: number | null | undefined): void {
+  /** Queues the session's record (expiry, when it went offline, its will); the next flush makes it durable. */
+  #storeSession(session: Session): void {
     if (this.#store === undefined) return;
-    this.#store.putSession(session.clientId, session.expiryIntervalSec, disconnectedAtMs ?? null);
+    this.#store.putSession(
+      session.clientId,
+      session.expiryIntervalSec,
+      session.disconnectedAtMs ?? null,
+      session.will,
+    );
     session.stored = true;
   }
 
   #removeSession(session: Session): void {
     clearTimeout(session.expiryTimer);
+    cancelWill(session);
+    reclaimShared(this.#acks, session);
     if (session.stored) {
       this.#store?.forget(session.clientId);
       session.stored = false;
     }
-    this.#subscriptions.removeAll(session);
+    for (const group of this.#subscriptions.removeAll(session)) this.#store?.delGroup(group.key);
     if (this.#sessions.get(session.clientId) === session) this.#sessions.delete(session.clientId);
   }
 }

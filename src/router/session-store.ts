@@ -4,7 +4,10 @@
 // - an inbound QoS 2 packet id is stored before PUBREC and deleted before PUBCOMP;
 // - an outbound packet-id assignment (the message's log offset) and the
 //   session's cursor are stored before the PUBLISH goes out;
-// - acks, session records and expiry updates are queued without waiting.
+// - a shared group's position (cursor and pending offsets) is stored before
+//   the PUBLISHes it hands out go out, in the same batch as the members'
+//   packet-id assignments (shared-group.ts);
+// - acks, session records (with the will) and expiry updates are queued without waiting.
 // Changes made in one turn of the event loop are written as one atomic
 // LevelDB batch; batches are written one after the other, in order, so
 // `flush()` resolving means everything queued before it is durable.
@@ -13,9 +16,11 @@
 // router stops acknowledging), like a failed commit of the log.
 
 import type { IndexBatch, IndexDb, JsonValue } from "../../storage/index.ts";
-import type { Qos } from "./message.ts";
-import { messageToJson, SESSION_CURSOR } from "./persistence.ts";
-import type { InflightEntry } from "./session.ts";
+import { subscriptionIdsOf } from "./outgoing.ts";
+import { messageToJson, SESSION_CURSOR, subscriptionOptionsToJson } from "./persistence.ts";
+import type { InflightEntry, SubscriptionOptions } from "./session.ts";
+import { GROUP_OWNER, type SharedGroup } from "./shared-group.ts";
+import { type Will, willToJson } from "./will-timer.ts";
 
 /** A change to apply to the next batch; "forget" needs a read of what is stored first. */
 type Op = { clientId: string; apply: (batch: IndexBatch) => void } | { forget: string };
@@ -46,16 +51,50 @@ export class SessionStore {
     this.#checkpoint = checkpoint;
   }
 
-  putSession(clientId: string, expiryIntervalSec: number, disconnectedAtMs: number | null): void {
+  /** The session record: expiry, when it went offline (null: online) and its will, if any. */
+  putSession(
+    clientId: string,
+    expiryIntervalSec: number,
+    disconnectedAtMs: number | null,
+    will: Will | undefined,
+  ): void {
     const index = this.#index;
-    const value = { expiryIntervalSec, disconnectedAtMs };
+    const value = {
+      expiryIntervalSec,
+      disconnectedAtMs,
+      will: will === undefined ? null : willToJson(will, messageToJson),
+    };
     this.#push({ clientId, apply: (b) => b.put(index.sessions, [clientId], value) });
   }
 
-  putSubscription(clientId: string, filter: string, qos: Qos, sinceOffset: number): void {
+  putSubscription(
+    clientId: string,
+    filter: string,
+    options: SubscriptionOptions,
+    sinceOffset: number,
+  ): void {
     const index = this.#index;
-    const value = { qos, sinceOffset };
+    const value = { ...subscriptionOptionsToJson(options), sinceOffset };
     this.#push({ clientId, apply: (b) => b.put(index.subscriptions, [clientId, filter], value) });
+  }
+
+  /**
+   * A shared group's position, as it is when the batch is built (so that
+   * several changes in one turn make one write). An ended group writes nothing.
+   */
+  putGroup(group: SharedGroup): void {
+    const index = this.#index;
+    this.#push({
+      clientId: GROUP_OWNER,
+      apply: (b) => {
+        if (!group.ended) b.put(index.cursors, [GROUP_OWNER, group.key], { ...group.record() });
+      },
+    });
+  }
+
+  delGroup(key: string): void {
+    const index = this.#index;
+    this.#push({ clientId: GROUP_OWNER, apply: (b) => b.del(index.cursors, [GROUP_OWNER, key]) });
   }
 
   delSubscription(clientId: string, filter: string): void {
@@ -77,11 +116,18 @@ export class SessionStore {
    */
   putOutbound(clientId: string, packetId: number, entry: InflightEntry): void {
     const index = this.#index;
-    const { seq, phase, offset, publish } = entry;
+    const { seq, phase, offset, publish, expiresAtMs } = entry;
     const value: Record<string, JsonValue> =
       offset === null
-        ? { seq, phase, ...messageToJson(publish) }
-        : { seq, phase, offset, qos: publish.qos };
+        ? { seq, phase, expiresAtMs, ...messageToJson(publish) }
+        : {
+            seq,
+            phase,
+            offset,
+            qos: publish.qos,
+            retain: publish.retain,
+            subscriptionIds: subscriptionIdsOf(publish),
+          };
     this.#push({ clientId, apply: (b) => b.put(index.outbound, [clientId, packetId], value) });
   }
 

@@ -15,7 +15,9 @@
 
 import assert from "node:assert/strict";
 import type { FilterIndex } from "./filter-index.ts";
-import type { Message, OutgoingPublish, Qos } from "./message.ts";
+import type { OutgoingPublish, Qos } from "./message.ts";
+import type { SharedGroup } from "./shared-group.ts";
+import type { Will } from "./will-timer.ts";
 
 /** MQTT 5: a session expiry interval of 0xFFFFFFFF means the session never expires. */
 export const NEVER_EXPIRES_SEC = 0xffff_ffff;
@@ -35,12 +37,28 @@ export interface SessionLink {
   readonly writable: boolean;
 }
 
-export interface Subscription {
-  filter: string;
+/** What a SUBSCRIBE asks for one filter (MQTT 5 subscription options, spec 3.8.3.1). */
+export interface SubscriptionOptions {
   qos: Qos;
+  /** [MQTT-3.8.3-3] Messages this client published are not sent back to it. */
+  noLocal: boolean;
+  /** [MQTT-3.3.1-12] [MQTT-3.3.1-13] Forwarded messages keep the RETAIN flag they were published with. */
+  retainAsPublished: boolean;
+  /** 0: retained messages at every SUBSCRIBE; 1: only for a new subscription; 2: never. */
+  retainHandling: 0 | 1 | 2;
+  /** The SUBSCRIBE's Subscription Identifier (1..268,435,455), if it had one. */
+  subscriptionId: number | undefined;
+}
+
+export interface Subscription extends SubscriptionOptions {
+  /** The filter as subscribed: for a shared subscription, `$share/<group>/<filter>`. */
+  filter: string;
   /** Offsets below this were published before the subscription and are not delivered. */
   sinceOffset: number;
-  index: FilterIndex<Session>;
+  /** The index of the topic filter (without any `$share/<group>/` prefix). */
+  index: FilterIndex<Session, SharedGroup>;
+  /** The shared group this subscription is a member of; its messages come from the group. */
+  group: SharedGroup | undefined;
 }
 
 export interface InflightEntry {
@@ -54,6 +72,16 @@ export interface InflightEntry {
   seq: number;
   /** "publish": awaiting PUBACK (QoS 1) or PUBREC (QoS 2); "pubrel": awaiting PUBCOMP. */
   phase: "publish" | "pubrel";
+  /** The message's expiry time, to count its interval down again on a resend. */
+  expiresAtMs: number | null;
+  /** A QoS 1 message handed out by a shared group: it goes back to the group if this client goes away. */
+  group?: SharedGroup;
+}
+
+/** A retained message owed because of a SUBSCRIBE, with its expiry time. */
+export interface RetainedDelivery {
+  publish: OutgoingPublish;
+  expiresAtMs: number | null;
 }
 
 export class Session {
@@ -63,6 +91,8 @@ export class Session {
   /** MQTT 5 session expiry interval in seconds once offline; 0 for 3.1.1 persistent = never. */
   expiryIntervalSec: number;
   readonly subscriptions = new Map<string, Subscription>();
+  /** The shared groups this session is a member of (its `$share/...` subscriptions). */
+  readonly groups = new Set<SharedGroup>();
   /** The next log offset this session considers for delivery. */
   cursor: number;
   readonly inflight = new Map<number, InflightEntry>();
@@ -73,11 +103,14 @@ export class Session {
    */
   readonly inboundQos2 = new Map<number, Promise<void>>();
   /** Retained messages owed because of a SUBSCRIBE, sent before log messages. */
-  readonly retainedQueue: OutgoingPublish[] = [];
+  readonly retainedQueue: RetainedDelivery[] = [];
   link: SessionLink | undefined;
   /** When the session went offline (ms since the epoch); undefined while connected. */
   disconnectedAtMs: number | undefined;
-  will: Message | undefined;
+  /** The will of the current (or last) connection; published per will-timer.ts. */
+  will: Will | undefined;
+  /** Set while a delayed will waits for its time (spec 3.1.3.2.2). */
+  willTimer: NodeJS.Timeout | undefined;
   expiryTimer: NodeJS.Timeout | undefined;
   /** True while an asynchronous log read for this session is in progress. */
   reading = false;
@@ -111,23 +144,26 @@ export class Session {
   }
 
   /**
-   * The next offset below `end` that one of this session's filters matches,
-   * with the highest QoS granted among the filters that match it
-   * ([MQTT-3.3.5-1]: one copy, at the maximum QoS of the matching subscriptions).
+   * The next offset below `end` that one of this session's non-shared
+   * filters matches, with every subscription that matches it: the message
+   * goes out once, at the highest QoS granted among them ([MQTT-3.3.4-2]),
+   * with all their subscription identifiers ([MQTT-3.3.4-4]). Shared
+   * subscriptions are fed by their group (shared-delivery.ts), not here.
    */
-  nextDelivery(end: number): { offset: number; grantedQos: Qos } | undefined {
+  nextDelivery(end: number): { offset: number; subscriptions: Subscription[] } | undefined {
     let best: number | undefined;
-    let grantedQos: Qos = 0;
+    let matching: Subscription[] = [];
     for (const sub of this.subscriptions.values()) {
+      if (sub.group !== undefined) continue;
       const offset = sub.index.nextAtOrAfter(Math.max(this.cursor, sub.sinceOffset));
       if (offset === undefined || offset >= end) continue;
       if (best === undefined || offset < best) {
         best = offset;
-        grantedQos = sub.qos;
-      } else if (offset === best && sub.qos > grantedQos) {
-        grantedQos = sub.qos;
+        matching = [sub];
+      } else if (offset === best) {
+        matching.push(sub);
       }
     }
-    return best === undefined ? undefined : { offset: best, grantedQos };
+    return best === undefined ? undefined : { offset: best, subscriptions: matching };
   }
 }

@@ -342,3 +342,17 @@ test("topic_alias_max is read without a warning now that topic aliases are accep
   assert.deepEqual(config.warnings, []);
   assert.equal(config.listeners.find((l) => l.kind === "v5")?.connections.topicAliasMax, 7);
 });
+
+test("router.shared_subscriptions_strategy is one of roundrobin, random, sticky", () => {
+  for (const strategy of ["roundrobin", "random", "sticky"] as const) {
+    const config = parseConfig(
+      MINIMAL.replace("[router]", `[router]\nshared_subscriptions_strategy = "${strategy}"`),
+      FILE,
+    );
+    assert.equal(config.router.sharedSubscriptionsStrategy, strategy);
+  }
+  assert.equal(
+    only(problems(MINIMAL.replace("[router]", '[router]\nshared_subscriptions_strategy = "rr"'))),
+    '/etc/rumqttd/broker.toml:2: router.shared_subscriptions_strategy: "rr" is not one of "roundrobin", "random", "sticky"',
+  );
+});

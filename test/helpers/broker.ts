@@ -59,6 +59,8 @@ export interface TestBrokerOptions {
   maxSegmentSize?: number;
   maxSegmentCount?: number;
   cacheSegments?: number;
+  /** `router.shared_subscriptions_strategy`; roundrobin by default. */
+  sharedStrategy?: Config["router"]["sharedSubscriptionsStrategy"];
 }
 
 export function testConfig(dir: string, options: TestBrokerOptions = {}): Config {
@@ -76,7 +78,7 @@ export function testConfig(dir: string, options: TestBrokerOptions = {}): Config
       maxOutgoingPacketCount: 200,
       maxSegmentSize: options.maxSegmentSize ?? 1024 * 1024,
       maxSegmentCount: options.maxSegmentCount ?? 10,
-      sharedSubscriptionsStrategy: "roundrobin",
+      sharedSubscriptionsStrategy: options.sharedStrategy ?? "roundrobin",
       initializedFilters: [],
     },
     storage: { dir: join(dir, "data"), sync: "os", cacheSegments: options.cacheSegments ?? 4 },
@@ -146,6 +148,8 @@ export interface Received {
   qos: number;
   retain: boolean;
   dup: boolean;
+  /** MQTT 5 properties of the PUBLISH, if any. */
+  properties: Record<string, unknown> | undefined;
 }
 
 /** Collects messages as they arrive; `next(n)` waits for the n-th. */
@@ -162,6 +166,7 @@ export function collect(c: MqttClient): {
       qos: packet.qos,
       retain: packet.retain,
       dup: packet.dup,
+      properties: packet.properties as Record<string, unknown> | undefined,
     });
     for (const w of waiters.splice(0)) {
       if (all.length >= w.count) w.resolve(all.slice(0, w.count));

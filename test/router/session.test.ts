@@ -1,14 +1,35 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { FilterIndex } from "../../src/router/filter-index.ts";
-import { decodeBody, encodeBody, originOf } from "../../src/router/message.ts";
-import { MAX_PACKET_ID, Session } from "../../src/router/session.ts";
+import { decodeBody, encodeBody, originOf, publisherOf } from "../../src/router/message.ts";
+import {
+  MAX_PACKET_ID,
+  Session,
+  type Subscription,
+  type SubscriptionOptions,
+} from "../../src/router/session.ts";
+import type { SharedGroup } from "../../src/router/shared-group.ts";
+import { parseSharedFilter } from "../../src/router/shared-group.ts";
 import { SubscriptionTable } from "../../src/router/subscription-table.ts";
 
-function indexOf(filter: string, offsets: number[]): FilterIndex<Session> {
-  const index = new FilterIndex<Session>(filter);
+function indexOf(filter: string, offsets: number[]): FilterIndex<Session, SharedGroup> {
+  const index = new FilterIndex<Session, SharedGroup>(filter);
   for (const o of offsets) index.push(o);
   return index;
+}
+
+function options(qos: 0 | 1 | 2, subscriptionId?: number): SubscriptionOptions {
+  return { qos, noLocal: false, retainAsPublished: false, retainHandling: 0, subscriptionId };
+}
+
+function sub(
+  filter: string,
+  qos: 0 | 1 | 2,
+  sinceOffset: number,
+  index: FilterIndex<Session, SharedGroup>,
+  subscriptionId?: number,
+): Subscription {
+  return { ...options(qos, subscriptionId), filter, sinceOffset, index, group: undefined };
 }
 
 describe("filter index and session cursors", () => {
@@ -24,30 +45,30 @@ describe("filter index and session cursors", () => {
     assert.throws(() => index.push(5), { code: "ERR_ASSERTION" });
   });
 
-  test("overlapping filters give one delivery per offset at the highest granted QoS [MQTT-3.3.5-1]", () => {
+  test("overlapping filters give one delivery per offset with every matching subscription [MQTT-3.3.4-2] [MQTT-3.3.4-4]", () => {
     const session = new Session("c", 0, false, 0);
     const a = indexOf("a/+", [2, 5]);
     const b = indexOf("a/#", [2, 4, 5]);
-    session.subscriptions.set("a/+", { filter: "a/+", qos: 2, sinceOffset: 0, index: a });
-    session.subscriptions.set("a/#", { filter: "a/#", qos: 1, sinceOffset: 0, index: b });
-    const seen: Array<[number, number]> = [];
+    session.subscriptions.set("a/+", sub("a/+", 2, 0, a, 7));
+    session.subscriptions.set("a/#", sub("a/#", 1, 0, b));
+    const seen: Array<[number, string[]]> = [];
     for (;;) {
       const next = session.nextDelivery(100);
       if (next === undefined) break;
-      seen.push([next.offset, next.grantedQos]);
+      seen.push([next.offset, next.subscriptions.map((s) => s.filter)]);
       session.cursor = next.offset + 1;
     }
     assert.deepEqual(seen, [
-      [2, 2],
-      [4, 1],
-      [5, 2],
+      [2, ["a/+", "a/#"]],
+      [4, ["a/#"]],
+      [5, ["a/+", "a/#"]],
     ]);
   });
 
   test("offsets at or past the committed end and before a subscription's start are not delivered", () => {
     const session = new Session("c", 0, false, 0);
     const a = indexOf("a", [1, 6, 9]);
-    session.subscriptions.set("a", { filter: "a", qos: 0, sinceOffset: 5, index: a });
+    session.subscriptions.set("a", sub("a", 0, 5, a));
     assert.equal(session.nextDelivery(9)?.offset, 6);
     session.cursor = 7;
     assert.equal(session.nextDelivery(9), undefined);
@@ -63,7 +84,7 @@ describe("filter index and session cursors", () => {
       payload: Buffer.alloc(0),
     };
     assert.equal(session.allocatePacketId(), 1);
-    session.inflight.set(2, { publish, offset: null, phase: "publish", seq: 0 });
+    session.inflight.set(2, { publish, offset: null, phase: "publish", seq: 0, expiresAtMs: null });
     assert.equal(session.allocatePacketId(), 3);
     for (let i = 4; i < MAX_PACKET_ID; i++) session.allocatePacketId();
     assert.equal(session.allocatePacketId(), MAX_PACKET_ID);
@@ -114,8 +135,8 @@ describe("subscription table", () => {
     const table = new SubscriptionTable();
     const fast = new Session("fast", 0, false, 0);
     const slow = new Session("slow", 0, true, 0);
-    table.add(fast, "t/#", 1, 0);
-    table.add(slow, "t/#", 1, 0);
+    table.add(fast, "t/#", options(1), 0);
+    table.add(slow, "t/#", options(1), 0);
     const [index] = table.match("t/x");
     assert.ok(index !== undefined);
     for (let o = 0; o < 10; o++) index.push(o);
@@ -145,4 +166,53 @@ test("a body with an origin (format 2) decodes to the same payload and propertie
     decodeBody(encodeBody(Buffer.alloc(0), undefined, origin)).payload,
     Buffer.alloc(0),
   );
+});
+
+test("a body with a publisher (format 3) decodes like one without and names its publisher", () => {
+  const properties = { contentType: "text/plain" };
+  const withPublisher = encodeBody(Buffer.from("p"), properties, { publisherId: "me" });
+  assert.deepEqual(decodeBody(withPublisher), decodeBody(encodeBody(Buffer.from("p"), properties)));
+  assert.equal(publisherOf(withPublisher), "me");
+  assert.equal(originOf(withPublisher), undefined);
+  assert.equal(
+    publisherOf(encodeBody(Buffer.from("p"), undefined, { clientId: "q", packetId: 1 })),
+    "q",
+  );
+  assert.equal(publisherOf(encodeBody(Buffer.from("p"), undefined)), undefined);
+});
+
+test("share names: $share/<group>/<filter> with a group of one character at least, no + or # [MQTT-4.8.2-1] [MQTT-4.8.2-2]", () => {
+  assert.deepEqual(parseSharedFilter("$share/g/a/+"), { shareName: "g", topicFilter: "a/+" });
+  assert.equal(parseSharedFilter("a/b"), undefined);
+  assert.equal(parseSharedFilter("$shared/g/a"), undefined);
+  for (const bad of [
+    "$share//a",
+    "$share/g",
+    "$share/g/",
+    "$share/g+/a",
+    "$share/#/a",
+    "$share/g/a/#/b",
+  ]) {
+    assert.equal(parseSharedFilter(bad), "invalid", bad);
+  }
+});
+
+test("a shared group is one reader of its filter's index: trimming keeps what the group has not handed out", () => {
+  const table = new SubscriptionTable();
+  const a = new Session("a", 0, false, 0);
+  const b = new Session("b", 0, false, 0);
+  const { newGroup } = table.add(a, "$share/g/t", options(1), 0);
+  assert.ok(newGroup !== undefined);
+  assert.equal(table.add(b, "$share/g/t", options(1), 0).newGroup, undefined);
+  const [index] = table.match("t");
+  assert.ok(index !== undefined);
+  assert.ok(index.groups.has(newGroup));
+  for (let o = 0; o < 6; o++) index.push(o);
+  newGroup.cursor = 3;
+  table.trimConsumed(index, 1);
+  assert.equal(index.nextAtOrAfter(0), 3);
+  assert.equal(table.remove(a, "$share/g/t").endedGroup, undefined);
+  assert.equal(table.remove(b, "$share/g/t").endedGroup, newGroup);
+  assert.ok(newGroup.ended);
+  assert.deepEqual(table.match("t"), []);
 });

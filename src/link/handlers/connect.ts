@@ -20,7 +20,7 @@ import {
   ReasonCode,
   topicNameProblem,
 } from "../../protocol/index.ts";
-import type { Message } from "../../router/index.ts";
+import type { Will } from "../../router/index.ts";
 import type { ClientLimits, LinkContext } from "../context.ts";
 import { maxIncomingPacketBytes } from "../options.ts";
 import { authenticateConnect } from "./auth.ts";
@@ -38,7 +38,7 @@ export async function handleConnect(link: LinkContext, packet: ConnectPacket): P
   checkVersion(link, version);
   checkFlags(packet, version);
   const { clientId, assigned } = checkClientId(link, packet, version);
-  const will = willOf(packet, version, link.options.maxPayloadBytes);
+  const will = willOf(packet, version, link.options.maxPayloadBytes, clientId);
   const method = version === 5 ? packet.properties?.authenticationMethod : undefined;
   let authData: Buffer | undefined;
   if (method === undefined) {
@@ -94,8 +94,8 @@ export async function handleConnect(link: LinkContext, packet: ConnectPacket): P
             receiveMaximum: link.options.receiveMaximum,
             topicAliasMaximum: link.options.topicAliasMax,
             maximumPacketSize: maxIncomingPacketBytes(link.options),
-            subscriptionIdentifiersAvailable: false,
-            sharedSubscriptionAvailable: false,
+            subscriptionIdentifiersAvailable: true,
+            sharedSubscriptionAvailable: true,
             ...(assigned ? { assignedClientIdentifier: clientId } : {}),
             ...(serverKeepAlive === undefined ? {} : { serverKeepAlive }),
             // [MQTT-4.12.0-5] The method of the exchange, and its last data.
@@ -191,11 +191,16 @@ async function checkCredentials(link: LinkContext, packet: ConnectPacket): Promi
   if (!ok) throw new ProtocolError("BadUserNameOrPassword", "bad user name or password");
 }
 
+/**
+ * The will with its MQTT 5 Will Delay Interval and Message Expiry Interval
+ * (the router publishes it: see router/will-timer.ts).
+ */
 function willOf(
   packet: ConnectPacket,
   version: ProtocolVersion,
   maxPayloadBytes: number,
-): Message | undefined {
+  clientId: string,
+): Will | undefined {
   const will = packet.will;
   if (will === undefined) return undefined;
   if (topicNameProblem(will.topic) !== undefined) {
@@ -209,12 +214,18 @@ function willOf(
     version === 5
       ? forwardedProperties(will.properties, packet.willUserPropertyList ?? [])
       : undefined;
+    const v5 = version === 5 ? will.properties : undefined;
   return {
-    topic: will.topic,
-    qos: will.qos ?? 0,
-    retain: will.retain ?? false,
-    payload,
-    ...(properties === undefined ? {} : { properties }),
-    expiresAtMs: null,
+    message: {
+      topic: will.topic,
+      qos: will.qos ?? 0,
+      retain: will.retain ?? false,
+      payload,
+      ...(properties === undefined ? {} : { properties }),
+      expiresAtMs: null,
+      publisherId: clientId,
+    },
+    delaySec: v5?.willDelayInterval ?? 0,
+    expirySec: v5?.messageExpiryInterval,
   };
 }

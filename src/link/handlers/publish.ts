@@ -93,6 +93,8 @@ function messageOf(link: LinkContext, packet: PublishPacket): Message {
     ...(properties === undefined ? {} : { properties }),
     expiresAtMs:
       link.version === 5 && expirySec !== undefined ? Date.now() + expirySec * 1000 : null,
+    // Kept with the message for No Local subscriptions ([MQTT-3.8.3-3]).
+    publisherId: link.session.clientId,
   };
 }
 

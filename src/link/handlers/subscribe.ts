@@ -1,6 +1,10 @@
-// SUBSCRIBE and UNSUBSCRIBE. The router decides each filter; this file turns
-// its results into SUBACK/UNSUBACK codes for the client's version and, after
-// the SUBACK is written, lets the router send the retained messages it owes.
+// SUBSCRIBE and UNSUBSCRIBE. This file checks what only the packet can tell
+// (a Subscription Identifier of 0, No Local on a shared subscription) and
+// reads the MQTT 5 subscription options; the router decides each filter
+// (shared subscriptions `$share/<group>/<filter>` included, for 3.1.1
+// clients too); its results become SUBACK/UNSUBACK codes for the client's
+// version and, after the SUBACK is written, the router sends the retained
+// messages it owes.
 // Who calls it: dispatch.ts.
 
 import {
@@ -15,6 +19,36 @@ import type { LinkContext } from "../context.ts";
 
 const SHARED_PREFIX = "$share/";
 
+/** The SUBSCRIBE's Subscription Identifier, checked (spec 3.8.2.1.2). */
+function subscriptionIdOf(packet: SubscribePacket): number | undefined {
+  const id: unknown = packet.properties?.subscriptionIdentifier;
+  if (id === undefined) return undefined;
+  // At most one per SUBSCRIBE, and 0 is a protocol error (1..268,435,455).
+  if (typeof id !== "number" || id === 0) {
+    throw new ProtocolError("ProtocolError", "subscription identifier 0 or repeated");
+  }
+  return id;
+}
+
+function requestOf(
+  sub: SubscribePacket["subscriptions"][number],
+  id: number | undefined,
+): SubscribeRequest {
+  // [MQTT-3.8.3-4] No Local on a shared subscription is a protocol error (DISCONNECT 0x82).
+  if (sub.nl === true && sub.topic.startsWith(SHARED_PREFIX)) {
+    throw new ProtocolError("ProtocolError", "No Local on a shared subscription");
+  }
+  const rh = sub.rh;
+  return {
+    filter: sub.topic,
+    qos: sub.qos as Qos,
+    noLocal: sub.nl === true,
+    retainAsPublished: sub.rap === true,
+    retainHandling: rh === 1 || rh === 2 ? rh : 0,
+    ...(id === undefined ? {} : { subscriptionId: id }),
+  };
+}
+
 export async function handleSubscribe(link: LinkContext, packet: SubscribePacket): Promise<void> {
   const v5 = link.version === 5;
   // [MQTT-2.3.1-1] SUBSCRIBE and UNSUBSCRIBE carry a non-zero packet identifier.
@@ -23,27 +57,15 @@ export async function handleSubscribe(link: LinkContext, packet: SubscribePacket
   if (packet.subscriptions.length === 0) {
     throw new ProtocolError("ProtocolError", "SUBSCRIBE without a filter");
   }
-  if (v5 && packet.properties?.subscriptionIdentifier !== undefined) {
-    // CONNACK said subscription identifiers are not available (spec 3.8.2.1.2: DISCONNECT 0xA1).
-    throw new ProtocolError("SubscriptionIdentifiersNotSupported", "subscription identifier");
-  }
-  const granted: number[] = new Array(packet.subscriptions.length);
-  const requests: SubscribeRequest[] = [];
-  const positions: number[] = [];
-  packet.subscriptions.forEach((sub, i) => {
-    if (v5 && sub.topic.startsWith(SHARED_PREFIX)) {
-      granted[i] = ReasonCode.SharedSubscriptionsNotSupported;
-      return;
-    }
-    requests.push({ filter: sub.topic, qos: sub.qos as Qos });
-    positions.push(i);
-  });
+  const id = v5 ? subscriptionIdOf(packet) : undefined;
+  // Checked for every filter before any is acted on.
+  const requests = packet.subscriptions.map((sub) => requestOf(sub, id));
   const session = link.session;
   const results = await link.router.subscribe(session, requests);
-  results.forEach((result, j) => {
-    const i = positions[j] as number;
-    if ("granted" in result) granted[i] = result.granted;
-    else granted[i] = v5 ? ReasonCode[result.refused] : SubackFailureV3;
+  const granted = results.map((result) => {
+    if ("granted" in result) return result.granted;
+    // [MQTT-4.8.2-1] [MQTT-4.8.2-2] an invalid filter or share name: 0x8F (v5), 0x80 (3.1.1).
+    return v5 ? ReasonCode[result.refused] : SubackFailureV3;
   });
   // [MQTT-3.8.4-1] SUBACK with the same packet id, one code per filter ([MQTT-3.8.4-5]).
   link.send({ cmd: "suback", packetId: packet.packetId, granted });
