@@ -214,7 +214,7 @@ function willOf(
     version === 5
       ? forwardedProperties(will.properties, packet.willUserPropertyList ?? [])
       : undefined;
-    const v5 = version === 5 ? will.properties : undefined;
+  const v5 = version === 5 ? will.properties : undefined;
   return {
     message: {
       topic: will.topic,
