@@ -3,28 +3,25 @@
 // in-process tests both start the broker through startBroker.
 //
 // Decisions recorded here (DESIGN.md leaves them open):
-// - `[ws.N]` listeners and listeners with `tls` are skipped with a warning
-//   (their own issue), so that rumqttd's sample config starts; `[authorization]`
-//   is refused with ERR_UNSUPPORTED (see planListeners).
+// - Everything the config names beyond its text (password hashes, TLS files,
+//   authorization rules) is checked before storage is opened
+//   (listener-plan.ts), so a bad file stops the start with its key.
 // - Data layout: `<storage.dir>/log` (segments) and `<storage.dir>/index` (LevelDB).
 // - close(): stop accepting, stop delivering, let every link drain its
 //   acknowledgements in both directions for up to SHUTDOWN_DRAIN_MS, close it
 //   (v5: DISCONNECT 0x8B), finish the commit in progress, close the log, close
 //   the index. A graceful stop then neither loses nor repeats a message.
 
-import { readFileSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { CommitLog, IndexDb } from "../storage/index.ts";
-import { type Config, formatKeyPath, LineLocator, type ListenerConfig } from "./config/index.ts";
-import { BrokerError, ConfigError } from "./errors.ts";
+import type { Config, ListenerConfig } from "./config/index.ts";
 import type { AuthMethod } from "./link/index.ts";
+import { type ListenerPlan, planListeners } from "./listener-plan.ts";
 import type { Logger } from "./log.ts";
 import { Router } from "./router/index.ts";
 import {
-  type Authenticate,
   ConnectionCounter,
-  createAuthenticator,
   createScramMethod,
   Listener,
   type ListenerAddress,
@@ -37,6 +34,8 @@ import {
  */
 export const SHUTDOWN_DRAIN_MS = 2000;
 
+export { type ListenerPlan, planListeners } from "./listener-plan.ts";
+
 export interface Broker {
   addresses: ListenerAddress[];
   close(): Promise<void>;
@@ -47,86 +46,26 @@ export interface BrokerHooks {
   onFatal?: (error: unknown) => void;
 }
 
-/**
- * The listeners this broker can run, and one warning per listener it skips:
- * `[ws.N]` (WebSocket) and listeners with `tls` are not started yet. Skipping
- * a TLS listener never exposes plaintext where TLS was asked for.
- * `[authorization]` is refused: running without its rules would allow what
- * the user meant to deny.
- */
-export function planListeners(config: Config): { listeners: ListenerConfig[]; warnings: string[] } {
-  if (config.authorization !== undefined) {
-    throw new BrokerError("ERR_UNSUPPORTED", "[authorization] rules are not supported yet");
-  }
-  const listeners: ListenerConfig[] = [];
-  const warnings: string[] = [];
-  for (const listener of config.listeners) {
-    const path = `${listener.kind}.${listener.key}`;
-    if (listener.kind === "ws") {
-      warnings.push(
-        `${path}: WebSocket listeners are not supported yet; ${listener.name} not started`,
-      );
-    } else if (listener.tls !== undefined) {
-      warnings.push(`${path}.tls: TLS is not supported yet; ${listener.name} not started`);
-    } else {
-      listeners.push(listener);
-    }
-  }
-  if (listeners.length === 0) {
-    throw new BrokerError(
-      "ERR_UNSUPPORTED",
-      "no plain TCP v4 or v5 listener: nothing to listen on",
-    );
-  }
-  return { listeners, warnings };
-}
-
-/**
- * One authenticator per listener with an `auth` table; every malformed stored
- * hash is reported at once, as `file:line: key.path: message` (exit 2 in the CLI).
- */
-export function authenticatorsFor(
-  config: Config,
-  listeners: ListenerConfig[],
-): Map<ListenerConfig, Authenticate> {
-  const out = new Map<ListenerConfig, Authenticate>();
-  const problems: string[] = [];
-  let lines: LineLocator | undefined;
-  for (const listener of listeners) {
-    const table = listener.connections.auth;
-    if (table === undefined) continue;
-    const result = createAuthenticator(table);
-    if (!Array.isArray(result)) {
-      out.set(listener, result);
-      continue;
-    }
-    lines ??= new LineLocator(readConfigText(config.file));
-    for (const { user, message } of result) {
-      const path = [listener.kind, listener.key, "connections", "auth", user];
-      const line = lines.lineOf(path);
-      const where = line === undefined ? config.file : `${config.file}:${line}`;
-      problems.push(`${where}: ${formatKeyPath(path)}: ${message}`);
-    }
-  }
-  if (problems.length > 0) throw new ConfigError("ERR_CONFIG_INVALID", problems);
-  return out;
-}
-
 /** The listener's options from its config: the one place config keys become link options. */
 function listenerOptions(
   lc: ListenerConfig,
   slots: ConnectionCounter,
-  authenticate: Authenticate | undefined,
+  plan: ListenerPlan,
 ): ListenerOptions {
   const c = lc.connections;
+  const tls = plan.tls.get(lc);
+  const authenticate = plan.authenticators.get(lc);
   return {
     name: lc.name,
+    kind: lc.kind,
     host: lc.host,
     port: lc.port,
     nextConnectionDelayMs: lc.nextConnectionDelayMs,
+    ...(tls === undefined ? {} : { tls }),
     link: {
       listener: lc.name,
-      kind: lc.kind === "v5" ? "v5" : "v4",
+      // A WebSocket listener serves MQTT 3.1.1 and 5 alike: the CONNECT tells.
+      kind: lc.kind === "ws" ? "any" : lc.kind,
       connectionTimeoutMs: c.connectionTimeoutMs,
       maxPayloadBytes: c.maxPayloadSize,
       maxClientIdLen: c.maxClientIdLen,
@@ -137,6 +76,7 @@ function listenerOptions(
       topicAliasMax: c.topicAliasMax,
       authMethods: authMethodsFor(lc),
       slots,
+      ...(plan.access === undefined ? {} : { access: plan.access }),
     },
   };
 }
@@ -216,12 +156,10 @@ export async function startBroker(
   logger: Logger,
   hooks: BrokerHooks = {},
 ): Promise<Broker> {
-  const { listeners: listenerConfigs, warnings } = planListeners(config);
-  const authenticators = authenticatorsFor(config, listenerConfigs);
+  const plan = planListeners(config);
   for (const warning of config.warnings) {
     logger.warn({ event: "config.warning", key: warning.keyPath }, warning.text);
   }
-  for (const warning of warnings) logger.warn({ event: "config.warning" }, warning);
   let router: Router | undefined;
   const { log, index } = await openStorage(config, logger, (start) => router?.trimBefore(start));
   router = new Router({
@@ -260,12 +198,8 @@ export async function startBroker(
   };
 
   try {
-    for (const lc of listenerConfigs) {
-      const listener = new Listener(
-        listenerOptions(lc, slots, authenticators.get(lc)),
-        router,
-        logger,
-      );
+    for (const lc of plan.listeners) {
+      const listener = new Listener(listenerOptions(lc, slots, plan), router, logger);
       listeners.push(listener);
       addresses.push(await listener.listen());
     }
@@ -278,13 +212,4 @@ export async function startBroker(
     `ready: ${addresses.map((a) => `${a.name} ${a.host}:${a.port}`).join(", ")}`,
   );
   return { addresses, close };
-}
-
-/** The config file's text, for line numbers in messages; empty when it cannot be read. */
-function readConfigText(file: string): string {
-  try {
-    return readFileSync(file, "utf8");
-  } catch {
-    return "";
-  }
 }

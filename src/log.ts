@@ -5,6 +5,7 @@
 import { pino } from "pino";
 
 export type LogEvent =
+  | "access.denied"
   | "auth.failed"
   | "auth.succeeded"
   | "broker.failed"

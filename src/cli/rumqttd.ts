@@ -10,7 +10,7 @@
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { authenticatorsFor, planListeners, startBroker } from "../broker.ts";
+import { planListeners, startBroker } from "../broker.ts";
 import { loadConfig } from "../config/index.ts";
 import { BrokerError, ConfigError } from "../errors.ts";
 import { createLogger, type Logger } from "../log.ts";
@@ -140,9 +140,7 @@ async function main(argv: readonly string[]): Promise<void> {
     const config = await loadConfig(args.config);
     if (args.check) {
       for (const warning of config.warnings) process.stderr.write(`${warning.text}\n`);
-      const plan = planListeners(config);
-      authenticatorsFor(config, plan.listeners);
-      for (const warning of plan.warnings) process.stderr.write(`${config.file}: ${warning}\n`);
+      planListeners(config);
       process.stdout.write(`${config.file}: ok\n`);
       return;
     }

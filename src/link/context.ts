@@ -5,7 +5,7 @@ import type { Logger } from "../log.ts";
 import type { AuthPacket, MqttPacket, ProtocolVersion } from "../protocol/index.ts";
 import type { Router, Session, SessionLink } from "../router/index.ts";
 import type { AuthExchange, AuthMethod } from "./auth-method.ts";
-import type { LinkOptions } from "./options.ts";
+import type { ClientIdentity, LinkOptions, PeerInfo } from "./options.ts";
 import type { InboundAliases } from "./topic-aliases.ts";
 
 /** What the client's MQTT 5 CONNECT asked of the broker (3.1.1: no limits). */
@@ -34,6 +34,8 @@ export interface AuthState {
 export interface LinkContext extends SessionLink {
   readonly router: Router;
   readonly options: LinkOptions;
+  /** What the server knew of the peer (its client certificate). */
+  readonly peer: PeerInfo;
   readonly logger: Logger;
   /** The protocol version of the client (the listener's until CONNECT is parsed). */
   readonly version: ProtocolVersion;
@@ -70,4 +72,6 @@ export interface LinkContext extends SessionLink {
   closeGracefully(publishWill: boolean): void;
   /** QoS 1/2 publishes received and not yet acknowledged (MQTT 5 receive maximum). */
   inboundUnacked: number;
+  /** Who the client is for authorization; set by the CONNECT handler. */
+  identity: ClientIdentity | undefined;
 }

@@ -2,4 +2,11 @@
 
 export type { AuthExchange, AuthMethod, AuthStep } from "./auth-method.ts";
 export { Link } from "./link.ts";
-export type { ConnectionSlots, LinkOptions } from "./options.ts";
+export type {
+  AccessCheck,
+  ClientIdentity,
+  ConnectionSlots,
+  LinkOptions,
+  PeerInfo,
+} from "./options.ts";
+export { maxIncomingPacketBytes } from "./options.ts";

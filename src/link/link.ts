@@ -7,10 +7,11 @@
 // backpressure (reading pauses while the socket's buffer is full; delivery
 // resumes on 'drain').
 //
-// Who calls it: the server creates one per accepted socket. It calls the
+// Who calls it: the server creates one per accepted connection, over any byte
+// stream (a TCP or TLS socket, or a WebSocket seen as a stream). It calls the
 // router; the router calls it back through SessionLink.
 
-import type { Socket } from "node:net";
+import type { Duplex } from "node:stream";
 import { setTimeout as delay } from "node:timers/promises";
 import type { Logger } from "../log.ts";
 import {
@@ -26,12 +27,18 @@ import { answerFor } from "./answer-error.ts";
 import type { AuthState, ClientLimits, LinkContext } from "./context.ts";
 import { dispatch } from "./dispatch.ts";
 import { HandshakeAuth } from "./handshake-auth.ts";
-import { type LinkOptions, maxIncomingPacketBytes } from "./options.ts";
+import {
+  type ClientIdentity,
+  type LinkOptions,
+  maxIncomingPacketBytes,
+  type PeerInfo,
+} from "./options.ts";
 import { NO_CLIENT_LIMITS, Outgoing } from "./outgoing.ts";
 import { InboundAliases } from "./topic-aliases.ts";
 
 /** How often a draining link looks whether its client has acknowledged everything. */
 const DRAIN_POLL_MS = 10;
+
 /** How long a closing link waits for the peer to read our last packet and close. */
 const CLOSE_GRACE_MS = 2000;
 
@@ -40,11 +47,13 @@ type State = "connecting" | "connected" | "closing" | "closed";
 export class Link implements LinkContext {
   readonly router: Router;
   readonly options: LinkOptions;
+  readonly peer: PeerInfo;
   readonly inboundAliases: InboundAliases;
   inboundUnacked = 0;
   auth: AuthState | undefined;
+  identity: ClientIdentity | undefined;
   #logger: Logger;
-  readonly #socket: Socket;
+  readonly #socket: Duplex;
   #state: State = "connecting";
   #version: ProtocolVersion;
   #session: Session | undefined;
@@ -67,10 +76,18 @@ export class Link implements LinkContext {
     closeGracefully: () => this.closeGracefully(false),
   });
 
-  constructor(socket: Socket, options: LinkOptions, router: Router, logger: Logger) {
+  constructor(
+    socket: Duplex,
+    options: LinkOptions,
+    router: Router,
+    logger: Logger,
+    peer: PeerInfo = {},
+  ) {
     this.#socket = socket;
     this.options = options;
-    this.inboundAliases = new InboundAliases(options.kind === "v5" ? options.topicAliasMax : 0);
+    this.peer = peer;
+    // A WebSocket listener ("any") may serve MQTT 5 clients, which may use topic aliases.
+    this.inboundAliases = new InboundAliases(options.kind === "v4" ? 0 : options.topicAliasMax);
     this.router = router;
     this.#logger = logger;
     this.#version = options.kind === "v5" ? 5 : 4;
@@ -97,10 +114,13 @@ export class Link implements LinkContext {
     return this.#state === "connected" && !this.#socket.writableNeedDrain;
   }
 
-  /** Starts reading. [MQTT-3.1.0-1] Until CONNECT arrives, only connection_timeout_ms runs. */
-  start(): void {
+  /**
+   * Starts reading. [MQTT-3.1.0-1] Until CONNECT arrives, only the connect
+   * timeout runs: connection_timeout_ms, less what a TLS or WebSocket
+   * handshake already took (the server passes what is left).
+   */
+  start(connectTimeoutMs: number = this.options.connectionTimeoutMs): void {
     const socket = this.#socket;
-    socket.setNoDelay(true);
     const decoder = createDecoder({
       maxPacketBytes: maxIncomingPacketBytes(this.options),
       onPacket: (packet) => this.#onPacket(packet),
@@ -121,7 +141,7 @@ export class Link implements LinkContext {
     this.#connectTimer = setTimeout(() => {
       this.#logger.warn({ event: "conn.closed", reason: "connect_timeout" }, "no CONNECT in time");
       this.#destroy();
-    }, this.options.connectionTimeoutMs);
+    }, connectTimeoutMs);
     this.#connectTimer.unref();
   }
 

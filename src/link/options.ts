@@ -9,11 +9,40 @@ export interface ConnectionSlots {
   release(): void;
 }
 
+/** Who a client is, for authorization: its client id and user name (or certificate identity). */
+export interface ClientIdentity {
+  clientId: string;
+  username: string | undefined;
+}
+
+/**
+ * The `[authorization]` decision, built by broker.ts (src/authz) and called by
+ * the handlers of PUBLISH, SUBSCRIBE and CONNECT (the will).
+ */
+export interface AccessCheck {
+  /** Whether `who` may publish to the topic `name`, or subscribe to the filter `name`. */
+  allows(action: "publish" | "subscribe", name: string, who: ClientIdentity): boolean;
+  /** MQTT 5: a refused subscription gets 0x87 "not authorized" instead of 0x80. */
+  readonly revealReason: boolean;
+}
+
+/** What the server knows of one connection's peer before CONNECT. */
+export interface PeerInfo {
+  /**
+   * The verified client certificate's identity (its subject's CN), read when
+   * CONNECT arrives; undefined without a client certificate.
+   */
+  certIdentity?: () => string | undefined;
+}
+
 export interface LinkOptions {
   /** The listener's name, for logs. */
   listener: string;
-  /** Which protocol this listener speaks: "v4" (3.1.1 and 3.1) or "v5". */
-  kind: "v4" | "v5";
+  /**
+   * Which protocol this listener speaks: "v4" (3.1.1 and 3.1), "v5", or "any"
+   * (WebSocket listeners: the CONNECT tells).
+   */
+  kind: "v4" | "v5" | "any";
   /** Time allowed between accept and CONNECT. */
   connectionTimeoutMs: number;
   /** Largest PUBLISH payload accepted (bytes). */
@@ -35,6 +64,8 @@ export interface LinkOptions {
   /** MQTT 5 enhanced authentication methods by name (empty: a CONNECT naming one gets 0x8C). */
   authMethods: ReadonlyMap<string, AuthMethod>;
   slots: ConnectionSlots;
+  /** The `[authorization]` rules; absent means everything is allowed. */
+  access?: AccessCheck;
 }
 
 /** Room for a PUBLISH's topic, properties and header beyond its payload. */

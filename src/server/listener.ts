@@ -1,29 +1,42 @@
-// One TCP listener (`[v4.N]` or `[v5.N]`): accepts sockets, paces accepts by
-// `next_connection_delay_ms` (rumqttd sleeps that long after each accept; here
-// sockets wait, paused, in a bounded queue), and hands each socket to a new
-// Link. It tracks its links so that a shutdown can close them.
+// One listener (`[v4.N]`, `[v5.N]` or `[ws.N]`, each optionally with TLS):
+// accepts TCP sockets, paces accepts by `next_connection_delay_ms` (rumqttd
+// sleeps that long after each accept; here sockets wait, paused, in a bounded
+// queue), runs the TLS and WebSocket handshakes (handshake.ts) and hands each
+// resulting stream to a new Link. connection_timeout_ms runs from the TCP
+// accept: a client still in its TLS or WebSocket handshake then is closed,
+// and the link gets what is left for its CONNECT. It tracks its links so that
+// a shutdown can close them.
 //
 // Who calls it: broker.ts. It never parses MQTT; the link does.
 
 import { createServer, type Server, type Socket } from "node:net";
-import { Link, type LinkOptions } from "../link/index.ts";
+import type { Duplex } from "node:stream";
+import { Link, type LinkOptions, maxIncomingPacketBytes, type PeerInfo } from "../link/index.ts";
 import type { Logger } from "../log.ts";
 import type { Router } from "../router/index.ts";
+import { connectionKey, Handshakes } from "./handshake.ts";
+import type { ServerTls } from "./tls-context.ts";
 
 /** Sockets waiting for their turn under accept pacing; beyond this they are dropped. */
 export const MAX_PENDING_ACCEPTS = 1024;
 
+export type ListenerKind = "v4" | "v5" | "ws";
+
 export interface ListenerOptions {
   name: string;
+  kind: ListenerKind;
   host: string;
   port: number;
   nextConnectionDelayMs: number;
+  /** Loaded TLS material (tls-context.ts); absent for plain TCP or WebSocket. */
+  tls?: ServerTls;
   link: LinkOptions;
 }
 
 export interface ListenerAddress {
   name: string;
-  kind: "v4" | "v5";
+  kind: ListenerKind;
+  tls: boolean;
   host: string;
   port: number;
 }
@@ -34,13 +47,22 @@ export const SHUTDOWN_GRACE_MS = 500;
 /** A process-wide connection number for the `conn` log field. */
 let nextConn = 1;
 
+/** An accepted socket whose handshakes have not yet produced a link. */
+interface Handshaking {
+  socket: Socket;
+  acceptedAtMs: number;
+  timer: NodeJS.Timeout;
+}
+
 export class Listener {
   readonly #options: ListenerOptions;
   readonly #router: Router;
   readonly #logger: Logger;
+  readonly #handshakes: Handshakes;
   readonly #links = new Set<Link>();
-  readonly #sockets = new Set<Socket>();
+  readonly #streams = new Set<Duplex>();
   readonly #pending: Socket[] = [];
+  readonly #handshaking = new Map<string, Handshaking>();
   #server: Server | undefined;
   #pacingTimer: NodeJS.Timeout | undefined;
   #lastAcceptMs = 0;
@@ -50,6 +72,13 @@ export class Listener {
     this.#options = options;
     this.#router = router;
     this.#logger = logger.child({ listener: options.name });
+    this.#handshakes = new Handshakes({
+      transport: options.kind === "ws" ? "ws" : "tcp",
+      tls: options.tls,
+      maxMessageBytes: maxIncomingPacketBytes(options.link),
+      logger: this.#logger,
+      onStream: (stream, key, peer) => this.#startLink(stream, key, peer),
+    });
   }
 
   /** Binds the port; resolves with the bound address (port 0 picks a free one). */
@@ -67,7 +96,8 @@ export class Listener {
         const port = typeof address === "object" && address !== null ? address.port : 0;
         resolve({
           name: this.#options.name,
-          kind: this.#options.link.kind,
+          kind: this.#options.kind,
+          tls: this.#options.tls !== undefined,
           host: this.#options.host,
           port,
         });
@@ -76,12 +106,18 @@ export class Listener {
   }
 
   /**
-   * Stops accepting. Existing links stay until closeLinks(), which also waits
-   * for the server's 'close' (Node emits it once every connection has ended).
+   * Stops accepting and drops sockets still queued or in their handshakes.
+   * Existing links stay until closeLinks(), which also waits for the server's
+   * 'close' (Node emits it once every connection has ended).
    */
   stopAccepting(): void {
     clearTimeout(this.#pacingTimer);
     for (const socket of this.#pending.splice(0)) socket.destroy();
+    for (const { socket, timer } of this.#handshaking.values()) {
+      clearTimeout(timer);
+      socket.destroy();
+    }
+    this.#handshaking.clear();
     const server = this.#server;
     if (server === undefined || !server.listening) return;
     this.#serverClosed = new Promise((resolve) => server.close(() => resolve()));
@@ -90,16 +126,16 @@ export class Listener {
   /**
    * Closes every connection of this listener, each after it has drained
    * (Link.drain: acknowledgements in both directions, until `drainDeadlineMs`);
-   * v5 clients get DISCONNECT 0x8B. Waits for the sockets to close,
+   * v5 clients get DISCONNECT 0x8B. Waits for the streams to close,
    * destroying those still open SHUTDOWN_GRACE_MS after the last drain.
    */
   async closeLinks(drainDeadlineMs: number): Promise<void> {
-    const closed = [...this.#sockets].map(
-      (socket) => new Promise<void>((resolve) => socket.once("close", () => resolve())),
+    const closed = [...this.#streams].map(
+      (stream) => new Promise<void>((resolve) => stream.once("close", () => resolve())),
     );
     await Promise.all([...this.#links].map((link) => link.drain(drainDeadlineMs)));
     const timer = setTimeout(() => {
-      for (const socket of this.#sockets) socket.destroy();
+      for (const stream of this.#streams) stream.destroy();
     }, SHUTDOWN_GRACE_MS);
     await Promise.all(closed);
     clearTimeout(timer);
@@ -132,26 +168,53 @@ export class Listener {
         return;
       }
       this.#lastAcceptMs = Date.now();
-      this.#startLink(this.#pending.shift() as Socket);
+      this.#admit(this.#pending.shift() as Socket);
     }
   }
 
-  #startLink(socket: Socket): void {
+  /** Starts the socket's handshakes under the connect deadline. */
+  #admit(socket: Socket): void {
     if (socket.destroyed) return;
-    const conn = nextConn++;
-    const logger = this.#logger.child({
-      conn,
-      remote: `${socket.remoteAddress}:${socket.remotePort}`,
-    });
-    logger.debug({ event: "conn.accepted" }, "socket accepted");
-    const link = new Link(socket, this.#options.link, this.#router, logger);
-    this.#links.add(link);
-    this.#sockets.add(socket);
+    const key = connectionKey(socket);
+    const timer = setTimeout(() => {
+      this.#logger.warn(
+        { event: "conn.closed", reason: "handshake_timeout", remote: key },
+        "TLS or WebSocket handshake not done within connection_timeout_ms",
+      );
+      socket.destroy();
+    }, this.#options.link.connectionTimeoutMs);
+    timer.unref();
+    this.#handshaking.set(key, { socket, acceptedAtMs: Date.now(), timer });
     socket.once("close", () => {
-      this.#links.delete(link);
-      this.#sockets.delete(socket);
+      const entry = this.#handshaking.get(key);
+      if (entry?.socket !== socket) return;
+      clearTimeout(entry.timer);
+      this.#handshaking.delete(key);
     });
-    link.start();
-    socket.resume();
+    this.#handshakes.admit(socket);
+  }
+
+  #startLink(stream: Duplex, key: string, peer: PeerInfo): void {
+    const entry = this.#handshaking.get(key);
+    if (entry === undefined || stream.destroyed) {
+      stream.destroy(); // the deadline passed, or the listener is stopping
+      return;
+    }
+    clearTimeout(entry.timer);
+    this.#handshaking.delete(key);
+    const elapsedMs = Date.now() - entry.acceptedAtMs;
+    const remainingMs = Math.max(1, this.#options.link.connectionTimeoutMs - elapsedMs);
+    const conn = nextConn++;
+    const logger = this.#logger.child({ conn, remote: key });
+    logger.debug({ event: "conn.accepted" }, "connection accepted");
+    const link = new Link(stream, this.#options.link, this.#router, logger, peer);
+    this.#links.add(link);
+    this.#streams.add(stream);
+    stream.once("close", () => {
+      this.#links.delete(link);
+      this.#streams.delete(stream);
+    });
+    link.start(remainingMs);
+    stream.resume();
   }
 }

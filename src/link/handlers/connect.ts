@@ -1,9 +1,10 @@
 // The CONNECT handshake: protocol version for this listener, client id rules,
 // the will, authentication (asynchronous: hashes are checked off the event
 // loop, an enhanced authentication exchanges AUTH packets, handlers/auth.ts;
-// link.ts holds later packets until it ends), the connection limit,
-// keep-alive, the client's MQTT 5 limits (receive maximum, maximum packet
-// size, topic alias maximum, problem information), then the session
+// link.ts holds later packets until it ends), the will's authorization (a
+// refused will refuses the connection: v5 0x87, 3.1.1 0x05), the connection
+// limit, keep-alive, the client's MQTT 5 limits (receive maximum, maximum
+// packet size, topic alias maximum, problem information), then the session
 // (take-over, session present) and the CONNACK, which advertises what the
 // server supports.
 // Every refusal is a thrown ProtocolError; answer-error.ts turns it into the
@@ -21,6 +22,7 @@ import {
   topicNameProblem,
 } from "../../protocol/index.ts";
 import type { Will } from "../../router/index.ts";
+import { identityOf, mayPublish } from "../access.ts";
 import type { ClientLimits, LinkContext } from "../context.ts";
 import { maxIncomingPacketBytes } from "../options.ts";
 import { authenticateConnect } from "./auth.ts";
@@ -50,6 +52,10 @@ export async function handleConnect(link: LinkContext, packet: ConnectPacket): P
   }
   // The connection may have gone while the password was checked.
   if (!link.open) return;
+  link.identity = identityOf(link, clientId, packet);
+  if (will !== undefined && !mayPublish(link, will.message.topic, "will")) {
+    throw new ProtocolError("NotAuthorized", "will topic not authorized");
+  }
   if (!link.holdSlot()) {
     throw new ProtocolError("QuotaExceeded", "router.max_connections reached");
   }
@@ -119,7 +125,8 @@ export async function handleConnect(link: LinkContext, packet: ConnectPacket): P
 
 function checkVersion(link: LinkContext, version: ProtocolVersion): void {
   // [MQTT-3.1.2-2] A protocol level the listener does not speak: "unsupported protocol version".
-  const ok = link.options.kind === "v5" ? version === 5 : version === 3 || version === 4;
+  const kind = link.options.kind;
+  const ok = kind === "any" || (kind === "v5" ? version === 5 : version === 3 || version === 4);
   if (!ok) {
     throw new ProtocolError(
       "UnsupportedProtocolVersion",
@@ -188,7 +195,14 @@ async function checkCredentials(link: LinkContext, packet: ConnectPacket): Promi
     throw new ProtocolError("NotAuthorized", "anonymous client on a listener with auth");
   }
   const ok = await authenticate(packet.username, packet.password ?? Buffer.alloc(0));
-  if (!ok) throw new ProtocolError("BadUserNameOrPassword", "bad user name or password");
+  if (!ok) {
+    // The user name is logged, never the password.
+    link.logger.warn(
+      { event: "auth.failed", method: "password", username: packet.username },
+      "bad user name or password",
+    );
+    throw new ProtocolError("BadUserNameOrPassword", "bad user name or password");
+  }
 }
 
 /**

@@ -3,6 +3,7 @@
 // appends it to the log, and acknowledged (PUBACK / PUBREC) only after its
 // commit (spec 4.3.2, 4.3.3: the broker takes ownership once the message is
 // durable).
+// A PUBLISH the `[authorization]` rules refuse is dropped (see refusePublish).
 // Who calls it: dispatch.ts.
 
 import { isUtf8 } from "node:buffer";
@@ -15,6 +16,7 @@ import {
   userPropertyListOf,
 } from "../../protocol/index.ts";
 import type { ForwardedProperties, Message } from "../../router/index.ts";
+import { mayPublish } from "../access.ts";
 import type { LinkContext } from "../context.ts";
 
 type PublishProperties = PublishPacket["properties"];
@@ -113,6 +115,10 @@ export async function handlePublish(link: LinkContext, packet: PublishPacket): P
   if (packet.qos > 0 && !packetId) throw new ProtocolError("ProtocolError", "packet id 0");
   // [MQTT-3.3.1-2] DUP is 0 on every QoS 0 PUBLISH (v5: a malformed packet).
   if (packet.qos === 0 && packet.dup) throw new ProtocolError("MalformedPacket", "DUP on QoS 0");
+  if (!mayPublish(link, message.topic, "publish")) {
+    refusePublish(link, packet.qos, packetId);
+    return;
+  }
   const session = link.session;
   switch (packet.qos) {
     case 0:
@@ -145,6 +151,21 @@ export async function handlePublish(link: LinkContext, packet: PublishPacket): P
       return;
     }
   }
+}
+
+/**
+ * A PUBLISH the rules refuse is dropped, never stored (CONFIG.md
+ * "[authorization]"). MQTT 5 QoS 1/2 publishers get 0x87 "not authorized" in
+ * PUBACK/PUBREC (which ends a QoS 2 exchange, spec 4.3.3); 3.1.1 has no
+ * way to say it, so the publisher gets a plain ack, as mosquitto does, and its
+ * PUBREL gets PUBCOMP. The refusal is logged (access.ts).
+ */
+function refusePublish(link: LinkContext, qos: number, packetId: number | undefined): void {
+  if (qos === 0 || packetId === undefined) return;
+  const ack = link.reserveAck();
+  const cmd = qos === 1 ? "puback" : "pubrec";
+  if (link.version === 5) ack({ cmd, packetId, reasonCode: ReasonCode.NotAuthorized });
+  else ack({ cmd, packetId });
 }
 
 /** PUBREL: the QoS 2 exchange ends with PUBCOMP (spec 4.3.3). */

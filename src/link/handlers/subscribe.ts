@@ -5,6 +5,8 @@
 // clients too); its results become SUBACK/UNSUBACK codes for the client's
 // version and, after the SUBACK is written, the router sends the retained
 // messages it owes.
+// A filter the `[authorization]` rules refuse never reaches the router: it
+// gets 0x80 (v5 0x80 "unspecified error", or 0x87 with reveal_reason).
 // Who calls it: dispatch.ts.
 
 import {
@@ -12,9 +14,11 @@ import {
   ReasonCode,
   SubackFailureV3,
   type SubscribePacket,
+  topicFilterProblem,
   type UnsubscribePacket,
 } from "../../protocol/index.ts";
-import type { Qos, SubscribeRequest } from "../../router/index.ts";
+import type { Qos, SubscribeRequest, SubscribeResult } from "../../router/index.ts";
+import { maySubscribe } from "../access.ts";
 import type { LinkContext } from "../context.ts";
 
 const SHARED_PREFIX = "$share/";
@@ -60,9 +64,17 @@ export async function handleSubscribe(link: LinkContext, packet: SubscribePacket
   const id = v5 ? subscriptionIdOf(packet) : undefined;
   // Checked for every filter before any is acted on.
   const requests = packet.subscriptions.map((sub) => requestOf(sub, id));
+  // An invalid filter is the router's to refuse (0x8F); a valid one is checked against the rules.
+  const allowed = requests.map(
+    (r) => topicFilterProblem(r.filter) !== undefined || maySubscribe(link, r.filter),
+  );
   const session = link.session;
-  const results = await link.router.subscribe(session, requests);
-  const granted = results.map((result) => {
+  const permitted = requests.filter((_, i) => allowed[i]);
+  const results = permitted.length > 0 ? await link.router.subscribe(session, permitted) : [];
+  let next = 0;
+  const granted = allowed.map((ok) => {
+    if (!ok) return refusedCode(link);
+    const result = results[next++] as SubscribeResult;
     if ("granted" in result) return result.granted;
     // [MQTT-4.8.2-1] [MQTT-4.8.2-2] an invalid filter or share name: 0x8F (v5), 0x80 (3.1.1).
     return v5 ? ReasonCode[result.refused] : SubackFailureV3;
@@ -70,6 +82,12 @@ export async function handleSubscribe(link: LinkContext, packet: SubscribePacket
   // [MQTT-3.8.4-1] SUBACK with the same packet id, one code per filter ([MQTT-3.8.4-5]).
   link.send({ cmd: "suback", packetId: packet.packetId, granted });
   link.router.pump(session);
+}
+
+/** SUBACK code for a filter the rules refuse (CONFIG.md "[authorization]"). */
+function refusedCode(link: LinkContext): number {
+  if (link.version !== 5) return SubackFailureV3;
+  return link.options.access?.revealReason ? ReasonCode.NotAuthorized : ReasonCode.UnspecifiedError;
 }
 
 export async function handleUnsubscribe(
