@@ -16,6 +16,7 @@ const ALLOWED: Record<string, string[]> = {
   router: ["src/protocol/index.ts", "storage/index.ts"],
   link: ["src/protocol/index.ts", "src/router/index.ts"],
   server: ["src/protocol/index.ts", "src/link/index.ts"],
+  authz: ["src/protocol/index.ts"],
 };
 /** Type-only imports that cross an arrow: the server hands the router to each link it creates. */
 const TYPE_ONLY: Record<string, string[]> = { server: ["src/router/index.ts"] };

@@ -19,7 +19,9 @@ export function filterWithin(inner: string, outer: string): boolean {
     if (o === "#") return true;
     const n = a[i];
     if (n === undefined) return false;
-    if (n === "#") return false;
+    // Inner '#' also matches the parent level, so only an outer '#' covers it; at the first
+    // level there is no parent, and an outer '+/#' covers every topic '#' does.
+    if (n === "#") return i === 0 && o === "+" && b.length === 2 && b[1] === "#";
     if (o === "+") continue;
     if (n !== o) return false;
   }

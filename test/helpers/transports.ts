@@ -8,7 +8,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestContext } from "node:test";
-import type { IClientOptions } from "mqtt";
+import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import { type Broker, startBroker } from "../../src/broker.ts";
 import type {
   AuthorizationConfig,
@@ -17,7 +17,13 @@ import type {
   TlsConfig,
 } from "../../src/config/types.ts";
 import { createLogger, type Logger } from "../../src/log.ts";
-import { connectionsConfig, type TestBrokerOptions, testConfig } from "./broker.ts";
+import {
+  connectionsConfig,
+  SAFETY_TIMEOUT_MS,
+  type TestBrokerOptions,
+  testConfig,
+  withTimeout,
+} from "./broker.ts";
 import { testCerts } from "./certs.ts";
 
 export type Transport = "tcp" | "tls" | "ws" | "wss";
@@ -73,8 +79,13 @@ export function transportConfig(
   };
 }
 
+/** Where cleanup goes: a test's context (`t`) or a suite's `{ after }` from node:test. */
+export interface Cleanup {
+  after(fn: () => Promise<void>): void;
+}
+
 export async function startTransportBroker(
-  t: TestContext,
+  t: Cleanup,
   transport: Transport,
   options: TransportBrokerOptions = {},
 ): Promise<TransportBroker> {
@@ -106,4 +117,67 @@ export async function startTransportBroker(
         : {}),
     }),
   };
+}
+
+/** A connected mqtt client (never reconnecting), ended in t.after. */
+export async function connectTo(
+  t: TestContext,
+  url: string,
+  options: IClientOptions,
+): Promise<MqttClient> {
+  const c = mqtt.connect(url, {
+    reconnectPeriod: 0,
+    connectTimeout: SAFETY_TIMEOUT_MS,
+    ...options,
+  });
+  t.after(() => c.end(true));
+  await withTimeout(
+    new Promise<void>((resolve, reject) => {
+      c.once("connect", () => resolve());
+      c.once("error", reject);
+      c.once("close", () => reject(new Error("closed before CONNACK")));
+    }),
+    `CONNACK from ${url}`,
+  );
+  return c;
+}
+
+/** Connects and expects a refusal; resolves with the CONNACK code mqtt.js reports, if any. */
+export async function refusedCode(
+  t: TestContext,
+  url: string,
+  options: IClientOptions,
+): Promise<number | undefined> {
+  const c = mqtt.connect(url, {
+    reconnectPeriod: 0,
+    connectTimeout: SAFETY_TIMEOUT_MS,
+    ...options,
+  });
+  t.after(() => c.end(true));
+  return withTimeout(
+    new Promise<number | undefined>((resolve, reject) => {
+      c.once("connect", () => reject(new Error("connected, but a refusal was expected")));
+      c.once("error", (error: Error & { code?: unknown }) =>
+        resolve(typeof error.code === "number" ? error.code : undefined),
+      );
+      c.once("close", () => resolve(undefined));
+    }),
+    `a refusal from ${url}`,
+  );
+}
+
+/** Subscribes and resolves with the SUBACK's codes as sent (mqtt.js rejects on refusals). */
+export function subackCodes(c: MqttClient, filter: string, qos: 0 | 1 | 2): Promise<number[]> {
+  return withTimeout(
+    new Promise((resolve) => {
+      const onPacket = (packet: { cmd: string; granted?: unknown }): void => {
+        if (packet.cmd !== "suback") return;
+        c.off("packetreceive", onPacket);
+        resolve(packet.granted as number[]);
+      };
+      c.on("packetreceive", onPacket);
+      c.subscribe(filter, { qos }, () => undefined);
+    }),
+    "SUBACK",
+  );
 }
