@@ -12,6 +12,7 @@ import { test } from "node:test";
 import mqtt, { type IDisconnectPacket } from "mqtt";
 import { ReasonCode } from "../../src/protocol/index.ts";
 import { withTimeout } from "../helpers/broker.ts";
+import { testCerts } from "../helpers/certs.ts";
 import { CLI, CONFIG, configFile, root, startCli } from "../helpers/cli.ts";
 
 function run(args: string[]): { status: number | null; stdout: string; stderr: string } {
@@ -166,4 +167,66 @@ test("a malformed password hash stops the start with exit 2 and file:line: key: 
       `^${file}:16: v5\\.1\\.connections\\.auth\\.dev: \\$scrypt\\$ parameters out of range`,
     ),
   );
+});
+
+test("a TLS file that cannot be read stops the start with exit 2 naming file, line and key", async (t) => {
+  const { file } = await configFile(
+    t,
+    `${CONFIG}\n[v4.2]\nlisten = "127.0.0.1:0"\n    [v4.2.tls]\n    certpath = "nowhere/server.pem"\n    keypath = "nowhere/server.key"\n`,
+  );
+  const { status, stderr } = run(["--check", "--config", file]);
+  assert.equal(status, 2);
+  assert.match(
+    stderr,
+    new RegExp(
+      `^${file}:18: v4\\.2\\.tls\\.certpath: cannot read .*nowhere/server\\.pem \\(ENOENT\\)`,
+      "m",
+    ),
+  );
+  assert.match(stderr, new RegExp(`^${file}:19: v4\\.2\\.tls\\.keypath: cannot read `, "m"));
+});
+
+test("TLS, WebSocket and [authorization] tables run: --check passes and broker.ready lists every listener", async (t) => {
+  const certs = testCerts();
+  const { file } = await configFile(
+    t,
+    `${CONFIG}
+[v4.2]
+listen = "127.0.0.1:0"
+    [v4.2.tls]
+    certpath = "${certs.serverCertPath}"
+    keypath = "${certs.serverKeyPath}"
+
+[ws.1]
+listen = "127.0.0.1:0"
+
+[authorization]
+default = "deny"
+rules = [{ allow = true, action = "all", filter = "open/#" }]
+`,
+  );
+  const check = run(["--check", "--config", file]);
+  assert.equal(check.status, 0, check.stderr);
+  const { child, lines } = await startCli(t, file);
+  const ready = lines.find((l) => l.event === "broker.ready") as {
+    listeners: Array<{ name: string; kind: string; tls: boolean; port: number }>;
+  };
+  assert.deepEqual(
+    ready.listeners.map((l) => `${l.name} ${l.kind} ${l.tls}`),
+    ["v4-1 v4 false", "v4-2 v4 true", "v5-1 v5 false", "ws-1 ws false"],
+  );
+  const ws = ready.listeners.find((l) => l.kind === "ws");
+  const c = await mqtt.connectAsync(`ws://127.0.0.1:${ws?.port}`, {
+    protocolVersion: 5,
+    reconnectPeriod: 0,
+  });
+  t.after(() => c.end(true));
+  const denied = await c.subscribeAsync("closed/x", { qos: 0 }).then(
+    () => false,
+    () => true,
+  );
+  assert.ok(denied, "the [authorization] default deny applies");
+  const exited = once(child, "exit");
+  child.kill("SIGTERM");
+  assert.equal((await withTimeout(exited, "the exit"))[0], 0);
 });

@@ -1,16 +1,17 @@
 // Authentication with stored password hashes (rumqttd-passwd's $scrypt$),
 // packets pipelined behind a CONNECT whose password check is asynchronous,
-// and malformed stored hashes refused at start.
+// malformed stored hashes refused at start, and the log line of a refusal.
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { startBroker } from "../../src/broker.ts";
 import { createLogger } from "../../src/log.ts";
-import { ReasonCode } from "../../src/protocol/index.ts";
+import { ConnackReturnCodeV3, ReasonCode } from "../../src/protocol/index.ts";
 import { hashPassword } from "../../src/server/password-hash.ts";
-import { RawClient, startTestBroker, testConfig } from "../helpers/broker.ts";
+import { RawClient, startTestBroker, testConfig, withTimeout } from "../helpers/broker.ts";
+import { startTransportBroker } from "../helpers/transports.ts";
 
 const HASH = hashPassword("s3cret", { logN: 10, r: 8, p: 1 });
 
@@ -78,4 +79,39 @@ test("a malformed stored hash stops the start with ERR_CONFIG_INVALID naming its
     assert.ok(e.problems?.some((p) => p.includes("v4.1.connections.auth.dev")));
     return true;
   });
+});
+
+test("a refused password is CONNACK 0x04 in 3.1.1 and logged with the user name, never the password", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), "rumqttd-authlog-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const logFile = join(dir, "broker.log");
+  const logger = createLogger({ level: "debug", destination: logFile });
+  const b = await startTransportBroker(t, "tcp", { connections: { auth: { dev: HASH } }, logger });
+  const raw = await RawClient.open(t, Number(new URL(b.url(4)).port), 4);
+  const ack = await raw.connect({
+    clientId: "guess",
+    username: "dev",
+    password: Buffer.from("Guessed-Password-123"),
+  });
+  assert.equal(ack.cmd === "connack" && ack.returnCode, ConnackReturnCodeV3.BadUserNameOrPassword);
+  await raw.waitClosed();
+  const refused = await withTimeout(
+    (async () => {
+      for (;;) {
+        await new Promise<void>((resolve) => logger.flush(() => resolve()));
+        const text = await readFile(logFile, "utf8");
+        const line = text
+          .split("\n")
+          .filter(Boolean)
+          .map((l) => JSON.parse(l))
+          .find((e) => e.event === "conn.refused" && e.reason === "bad_credentials");
+        if (line !== undefined) return { line, text };
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    })(),
+    "the refusal's log line",
+  );
+  assert.equal(refused.line.username, "dev");
+  assert.ok(!refused.text.includes("Guessed-Password-123"), "the password is not in the log");
+  assert.ok(!refused.text.includes(Buffer.from("Guessed-Password-123").toString("base64")));
 });
