@@ -91,7 +91,7 @@ test("a browser page subscribes over WebSocket with mqtt's browser build and rec
   page.on("pageerror", (error) => pageErrors.push(error.message));
   await page.goto(`http://127.0.0.1:${httpPort}/?broker=${encodeURIComponent(b.url(5))}`);
   await page.waitForFunction(
-    () => (window as unknown as { subscribed: number }).subscribed === 2,
+    () => (globalThis as unknown as { subscribed: number }).subscribed === 2,
     undefined,
     {
       timeout: 20_000,
@@ -101,12 +101,12 @@ test("a browser page subscribes over WebSocket with mqtt's browser build and rec
   const node = await connectTo(t, b.url(5), { protocolVersion: 5, clientId: "node-publisher" });
   await node.publishAsync("browser/hello", "from node", { qos: 1 });
   await page.waitForFunction(
-    () => (window as unknown as { received: string[] }).received.length >= 2,
+    () => (globalThis as unknown as { received: string[] }).received.length >= 2,
     undefined,
     { timeout: 20_000 },
   );
   const received = await page.evaluate(
-    () => (window as unknown as { received: string[] }).received,
+    () => (globalThis as unknown as { received: string[] }).received,
   );
   assert.deepEqual(pageErrors, []);
   assert.deepEqual(received.sort(), [
