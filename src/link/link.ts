@@ -300,13 +300,15 @@ export class Link implements LinkContext {
    */
   async drain(deadlineMs: number): Promise<void> {
     const session = this.#session;
+    // The drain's timers keep the process alive (they are bounded by the deadline): a
+    // broker.close() must finish its storage steps even when no socket is left open.
     while (
       this.#state === "connected" &&
       session !== undefined &&
       !this.router.deliverySettled(session) &&
       Date.now() < deadlineMs
     ) {
-      await delay(DRAIN_POLL_MS, undefined, { ref: false });
+      await delay(DRAIN_POLL_MS);
     }
     this.#draining = true;
     this.#socket.pause();
@@ -314,7 +316,7 @@ export class Link implements LinkContext {
     const timeout = new AbortController();
     await Promise.race([
       this.#acks.idle(),
-      delay(waitMs, undefined, { ref: false, signal: timeout.signal }).catch(() => undefined),
+      delay(waitMs, undefined, { signal: timeout.signal }).catch(() => undefined),
     ]);
     timeout.abort();
     this.shutdown();
