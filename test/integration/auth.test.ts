@@ -104,7 +104,7 @@ test("a refused password is CONNACK 0x04 in 3.1.1 and logged with the user name,
           .split("\n")
           .filter(Boolean)
           .map((l) => JSON.parse(l))
-          .find((e) => e.event === "conn.refused" && e.reason === "bad_credentials");
+          .find((e) => e.event === "auth.failed" && e.method === "password");
         if (line !== undefined) return { line, text };
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
