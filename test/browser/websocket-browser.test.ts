@@ -79,13 +79,16 @@ test("a browser page subscribes over WebSocket with mqtt's browser build and rec
   const httpPort = typeof address === "object" && address !== null ? address.port : 0;
 
   const profile = await mkdtemp(join(tmpdir(), "rumqttd-chromium-"));
-  t.after(() => rm(profile, { recursive: true, force: true }));
   const browser = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
     args: CHROMIUM_FLAGS,
   });
-  t.after(() => browser.close());
+  // One hook, in this order: a running browser would write into a profile being removed.
+  t.after(async () => {
+    await browser.close();
+    await rm(profile, { recursive: true, force: true });
+  });
   const page = await browser.newPage();
   const pageErrors: string[] = [];
   page.on("pageerror", (error) => pageErrors.push(error.message));
