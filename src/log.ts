@@ -33,6 +33,7 @@ export type LogEvent =
   | "session.created"
   | "session.expired"
   | "session.inflight_lost"
+  | "session.messages_lost"
   | "session.saved"
   | "session.resumed"
   | "session.taken_over"

@@ -39,8 +39,18 @@ export class FilterIndex<S, G = never> {
     this.#offsets.push(offset);
   }
 
-  /** The smallest indexed offset >= `offset`, or undefined. Binary search. */
+  /** The smallest indexed offset >= `offset`, or undefined. */
   nextAtOrAfter(offset: number): number | undefined {
+    return this.#offsets[this.#lowerBound(offset)];
+  }
+
+  /** How many indexed offsets lie in [from, to). */
+  countBetween(from: number, to: number): number {
+    return to <= from ? 0 : this.#lowerBound(to) - this.#lowerBound(from);
+  }
+
+  /** The position of the first offset >= `offset`. Binary search. */
+  #lowerBound(offset: number): number {
     const offsets = this.#offsets;
     let lo = 0;
     let hi = offsets.length;
@@ -49,7 +59,7 @@ export class FilterIndex<S, G = never> {
       if ((offsets[mid] as number) < offset) lo = mid + 1;
       else hi = mid;
     }
-    return offsets[lo];
+    return lo;
   }
 
   /** Forgets offsets below `offset` (the log no longer holds them). */

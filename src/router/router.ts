@@ -350,9 +350,30 @@ export class Router {
     return true;
   }
 
-  /** The log dropped segments below `startOffset`: filter indices forget those offsets. */
+  /**
+   * The log dropped segments below `startOffset` to keep within its budget:
+   * every session and shared group still owed messages there loses them, and
+   * each loss is logged with its count (never silent); then the filter
+   * indices forget those offsets.
+   */
   trimBefore(startOffset: number): void {
+    for (const session of this.#sessions.values()) {
+      if (session.cursor >= startOffset) continue;
+      const lost = session.owedBefore(startOffset);
+      if (lost > 0) this.#logLoss({ client_id: session.clientId }, lost, startOffset);
+    }
+    for (const group of this.#subscriptions.groups()) {
+      const lost = group.index.countBetween(group.cursor, startOffset);
+      if (lost > 0) this.#logLoss({ group: group.key }, lost, startOffset);
+    }
     this.#subscriptions.trimBefore(startOffset);
+  }
+
+  #logLoss(owner: { client_id: string } | { group: string }, count: number, start: number): void {
+    this.#logger.warn(
+      { event: "session.messages_lost", ...owner, count, log_start_offset: start },
+      "messages lost: the log deleted them (size budget) before they were delivered",
+    );
   }
 
   /**

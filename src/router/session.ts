@@ -166,4 +166,27 @@ export class Session {
     }
     return best === undefined ? undefined : { offset: best, subscriptions: matching };
   }
+
+  /**
+   * How many messages below `end` this session is owed by its own (not
+   * shared) subscriptions, each counted once however many filters match it.
+   * Walks those offsets, so the work is bounded by the count.
+   */
+  owedBefore(end: number): number {
+    let count = 0;
+    let from = this.cursor;
+    for (;;) {
+      let next: number | undefined;
+      for (const sub of this.subscriptions.values()) {
+        if (sub.group !== undefined) continue;
+        const offset = sub.index.nextAtOrAfter(Math.max(from, sub.sinceOffset));
+        if (offset !== undefined && offset < end && (next === undefined || offset < next)) {
+          next = offset;
+        }
+      }
+      if (next === undefined) return count;
+      count++;
+      from = next + 1;
+    }
+  }
 }

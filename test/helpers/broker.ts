@@ -12,7 +12,7 @@ import type { TestContext } from "node:test";
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import { type Broker, startBroker } from "../../src/broker.ts";
 import type { Config, ConnectionsConfig, ListenerConfig } from "../../src/config/types.ts";
-import { createLogger } from "../../src/log.ts";
+import { createLogger, type Logger } from "../../src/log.ts";
 import {
   createDecoder,
   encodePacket,
@@ -61,6 +61,8 @@ export interface TestBrokerOptions {
   cacheSegments?: number;
   /** `router.shared_subscriptions_strategy`; roundrobin by default. */
   sharedStrategy?: Config["router"]["sharedSubscriptionsStrategy"];
+  /** Where the broker logs; silent (or TEST_LOG_LEVEL) by default. */
+  logger?: Logger;
 }
 
 export function testConfig(dir: string, options: TestBrokerOptions = {}): Config {
@@ -102,7 +104,7 @@ export async function startTestBroker(
   options: TestBrokerOptions = {},
 ): Promise<TestBroker> {
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), "rumqttd-test-")));
-  const logger = createLogger({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
+  const logger = options.logger ?? createLogger({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
   const broker = await startBroker(testConfig(dir, options), logger);
   t.after(async () => {
     await broker.close();

@@ -45,6 +45,19 @@ describe("filter index and session cursors", () => {
     assert.throws(() => index.push(5), { code: "ERR_ASSERTION" });
   });
 
+  test("the messages a session is owed below an offset are counted once however many filters match, from its cursor and each filter's start", () => {
+    const session = new Session("c", 3, false, 0);
+    const a = indexOf("a/+", [1, 2, 5, 8, 12]);
+    const b = indexOf("a/#", [1, 2, 5, 6, 8, 12]);
+    session.subscriptions.set("a/+", sub("a/+", 1, 0, a));
+    session.subscriptions.set("a/#", sub("a/#", 1, 6, b));
+    // From cursor 3: a/+ owes 5 and 8; a/# (from 6) owes 6 and 8; 8 counts once.
+    assert.equal(session.owedBefore(10), 3);
+    assert.equal(session.owedBefore(3), 0);
+    assert.equal(a.countBetween(2, 9), 3);
+    assert.equal(a.countBetween(9, 2), 0);
+  });
+
   test("overlapping filters give one delivery per offset with every matching subscription [MQTT-3.3.4-2] [MQTT-3.3.4-4]", () => {
     const session = new Session("c", 0, false, 0);
     const a = indexOf("a/+", [2, 5]);
