@@ -44,7 +44,7 @@ const MAX_SEGMENT_BYTES = 2 ** 31 - 1;
 export function readRouter(check: Checker, router: Table, brokerId: number): RouterConfig {
   const path = ["router"];
   check.knownKeys(router, path, ROUTER_KEYS);
-  for (const key of ["max_read_len", "instant_ack"]) {
+  for (const key of ["max_read_len", "instant_ack", "initialized_filters"]) {
     if (router[key] !== undefined) check.warn([...path, key], NO_EFFECT);
   }
   readCustomSegments(check, router.custom_segment);

@@ -317,6 +317,7 @@ test("rumqttd's own sample config loads unchanged, with one warning per key with
     [
       "router.max_read_len",
       "router.instant_ack",
+      "router.initialized_filters",
       "router.custom_segment",
       "bridge",
       "v4.1.connections.dynamic_filters",
