@@ -33,7 +33,7 @@ export interface ConnectionsConfig {
   auth?: Record<string, string>;
   /** MQTT 5: largest keep-alive (seconds) the server accepts. */
   maxKeepAliveSec: number;
-  /** MQTT 5: inbound topic aliases accepted per connection (0 = none). */
+  /** MQTT 5: topic aliases per connection, both directions (0 = none). */
   topicAliasMax: number;
   /** MQTT 5: QoS 1/2 publishes a client may have unacknowledged towards the broker. */
   receiveMaximum: number;

@@ -12,7 +12,10 @@ import type { InboundAliases } from "./topic-aliases.ts";
 export interface ClientLimits {
   /** The client's Maximum Packet Size in bytes; Infinity when it set none. */
   maxPacketBytes: number;
-  /** The client's Topic Alias Maximum: the aliases the broker may use towards it. */
+  /**
+   * The aliases the broker may use towards the client: the client's Topic
+   * Alias Maximum, at most the listener's topic_alias_max.
+   */
   topicAliasMax: number;
   /**
    * Request Problem Information; false: no reason string or user property

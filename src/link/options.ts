@@ -59,7 +59,10 @@ export interface LinkOptions {
   maxKeepAliveSec: number;
   /** MQTT 5: QoS 1/2 publishes a client may have unacknowledged towards the broker. */
   receiveMaximum: number;
-  /** MQTT 5: inbound topic aliases accepted per connection (0 = none); advertised in CONNACK. */
+  /**
+   * MQTT 5: inbound topic aliases accepted per connection (0 = none),
+   * advertised in CONNACK; also the most the broker uses towards a client.
+   */
   topicAliasMax: number;
   /** MQTT 5 enhanced authentication methods by name (empty: a CONNECT naming one gets 0x8C). */
   authMethods: ReadonlyMap<string, AuthMethod>;

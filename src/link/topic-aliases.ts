@@ -8,7 +8,8 @@
 // - Outbound: when the client's CONNECT allowed aliases (Topic Alias
 //   Maximum > 0), the broker gives each topic it sends an alias, reusing the
 //   least recently used one when all are taken, never above the client's
-//   maximum ([MQTT-3.1.2-26]).
+//   maximum ([MQTT-3.1.2-26]) nor the listener's topic_alias_max (the
+//   bound connect.ts passes in: each alias holds a topic in memory).
 //
 // Who calls it: the PUBLISH handler (inbound) and link.ts (outbound).
 //

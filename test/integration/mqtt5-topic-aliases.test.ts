@@ -114,7 +114,7 @@ describe("MQTT 5 topic aliases, client to broker", () => {
 
 describe("MQTT 5 topic aliases, broker to client", () => {
   test("topics get aliases 1..the client's maximum, known ones go without their name, the least recently used is reused [MQTT-3.1.2-26]", async (t) => {
-    const b = await startTestBroker(t);
+    const b = await startTestBroker(t, { connections: { topicAliasMax: 10 } });
     const raw = await RawClient.open(t, b.v5, 5);
     await raw.connect({ clientId: "aliased", properties: { topicAliasMaximum: 2 } });
     raw.send({ cmd: "subscribe", packetId: 1, subscriptions: [{ topic: "t/#", qos: 0 }] });
@@ -156,7 +156,7 @@ describe("MQTT 5 topic aliases, broker to client", () => {
   });
 
   test("MQTT.js with one alias receives interleaved topics right", async (t) => {
-    const b = await startTestBroker(t);
+    const b = await startTestBroker(t, { connections: { topicAliasMax: 10 } });
     const sub = await client(t, b.v5, {
       protocolVersion: 5,
       clientId: "one-alias",
@@ -175,7 +175,7 @@ describe("MQTT 5 topic aliases, broker to client", () => {
   });
 
   test("after a reconnect the first message on a topic carries its name again [MQTT-3.3.2-7]", async (t) => {
-    const b = await startTestBroker(t);
+    const b = await startTestBroker(t, { connections: { topicAliasMax: 10 } });
     const connectFields = {
       clientId: "resumer",
       clean: false,
@@ -200,5 +200,45 @@ describe("MQTT 5 topic aliases, broker to client", () => {
     assert.equal(p.cmd === "publish" && p.topic, "r/1");
     assert.equal(p.cmd === "publish" && p.properties?.topicAlias, 1);
     assert.equal(p.cmd === "publish" && p.payload.toString(), "c");
+  });
+  test("a client asking for 65535 aliases gets at most the listener's topic_alias_max: memory per connection stays bounded (STYLE rule 5)", async (t) => {
+    const b = await startTestBroker(t, { connections: { topicAliasMax: 3 } });
+    const raw = await RawClient.open(t, b.v5, 5);
+    await raw.connect({ clientId: "greedy", properties: { topicAliasMaximum: 65_535 } });
+    raw.send({ cmd: "subscribe", packetId: 1, subscriptions: [{ topic: "g/#", qos: 0 }] });
+    await raw.next((p) => p.cmd === "suback");
+    const pub = await client(t, b.v5, { protocolVersion: 5, clientId: "pub" });
+    const topics = ["g/1", "g/2", "g/3", "g/4", "g/5", "g/1"];
+    for (const topic of topics) await pub.publishAsync(topic, topic, { qos: 1 });
+    const seen: Array<[string, number | undefined]> = [];
+    for (let i = 0; i < topics.length; i++) {
+      const p = await raw.next(isPublish);
+      if (p.cmd === "publish") seen.push([p.topic, p.properties?.topicAlias]);
+    }
+    assert.deepEqual(seen, [
+      ["g/1", 1],
+      ["g/2", 2],
+      ["g/3", 3],
+      // The three aliases are taken: the least recently used ones are reused.
+      ["g/4", 1],
+      ["g/5", 2],
+      ["g/1", 3],
+    ]);
+  });
+
+  test("with topic_alias_max = 0 the broker uses no outbound aliases either", async (t) => {
+    const b = await startTestBroker(t, { connections: { topicAliasMax: 0 } });
+    const raw = await RawClient.open(t, b.v5, 5);
+    await raw.connect({ clientId: "none", properties: { topicAliasMaximum: 10 } });
+    raw.send({ cmd: "subscribe", packetId: 1, subscriptions: [{ topic: "n/#", qos: 0 }] });
+    await raw.next((p) => p.cmd === "suback");
+    const pub = await client(t, b.v5, { protocolVersion: 5, clientId: "pub" });
+    await pub.publishAsync("n/1", "a", { qos: 1 });
+    await pub.publishAsync("n/1", "b", { qos: 1 });
+    for (let i = 0; i < 2; i++) {
+      const p = await raw.next(isPublish);
+      assert.equal(p.cmd === "publish" && p.topic, "n/1");
+      assert.equal(p.cmd === "publish" && p.properties?.topicAlias, undefined);
+    }
   });
 });

@@ -85,7 +85,7 @@ export async function handleConnect(link: LinkContext, packet: ConnectPacket): P
     link,
     logger: link.logger,
   });
-  link.accept(clientId, version, keepAliveSec, session, clientLimits(packet, version));
+  link.accept(clientId, version, keepAliveSec, session, clientLimits(link, packet, version));
 
   const connack: ConnackPacket =
     version === 5
@@ -135,12 +135,22 @@ function checkVersion(link: LinkContext, version: ProtocolVersion): void {
   }
 }
 
-/** What the client's CONNECT asks of the broker's packets (spec 3.1.2.11). */
-function clientLimits(packet: ConnectPacket, version: ProtocolVersion): ClientLimits {
+/**
+ * What the client's CONNECT asks of the broker's packets (spec 3.1.2.11).
+ * Outbound topic aliases are bounded by the listener's topic_alias_max too:
+ * each holds a topic for the life of the connection, so a client asking for
+ * 65535 must not make the broker keep 65535 topics (STYLE rule 5). Fewer
+ * than the client allows is always allowed ([MQTT-3.1.2-26]).
+ */
+function clientLimits(
+  link: LinkContext,
+  packet: ConnectPacket,
+  version: ProtocolVersion,
+): ClientLimits {
   const p = version === 5 ? packet.properties : undefined;
   return {
     maxPacketBytes: p?.maximumPacketSize ?? Number.POSITIVE_INFINITY,
-    topicAliasMax: p?.topicAliasMaximum ?? 0,
+    topicAliasMax: Math.min(p?.topicAliasMaximum ?? 0, link.options.topicAliasMax),
     problemInformation: p?.requestProblemInformation ?? true,
   };
 }
