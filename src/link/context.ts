@@ -51,6 +51,12 @@ export interface LinkContext extends SessionLink {
   reserveAck(): (packet: MqttPacket | undefined) => void;
   /** Encode answers in the client's protocol version from now on (set from CONNECT). */
   adoptVersion(version: ProtocolVersion): void;
+  /**
+   * Keep answers within the client's limits from now on (set from CONNECT),
+   * so that a refusal's CONNACK leaves out its reason string when it must
+   * ([MQTT-3.1.2-24]).
+   */
+  adoptLimits(limits: ClientLimits): void;
   /** Takes a connection slot (router.max_connections); false when none is left. */
   holdSlot(): boolean;
   /** Called by the CONNECT handler once the client is accepted. */

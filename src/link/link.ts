@@ -172,6 +172,10 @@ export class Link implements LinkContext {
     this.#version = version;
   }
 
+  adoptLimits(limits: ClientLimits): void {
+    this.#out = new Outgoing(limits);
+  }
+
   holdSlot(): boolean {
     this.#slotHeld = this.options.slots.tryAcquire();
     return this.#slotHeld;

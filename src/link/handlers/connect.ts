@@ -6,7 +6,8 @@
 // limit, keep-alive, the client's MQTT 5 limits (receive maximum, maximum
 // packet size, topic alias maximum, problem information), then the session
 // (take-over, session present) and the CONNACK, which advertises what the
-// server supports.
+// server supports, made to fit the client's Maximum Packet Size
+// (connack-fit.ts; when nothing fits, the connection is closed without one).
 // Every refusal is a thrown ProtocolError; answer-error.ts turns it into the
 // CONNACK the client's version understands.
 // Who calls it: dispatch.ts, for the first packet of a link.
@@ -23,6 +24,7 @@ import {
 } from "../../protocol/index.ts";
 import type { Will } from "../../router/index.ts";
 import { identityOf, mayPublish } from "../access.ts";
+import { fitConnack } from "../connack-fit.ts";
 import type { ClientLimits, LinkContext } from "../context.ts";
 import { maxIncomingPacketBytes } from "../options.ts";
 import { authenticateConnect } from "./auth.ts";
@@ -39,6 +41,8 @@ export async function handleConnect(link: LinkContext, packet: ConnectPacket): P
   link.adoptVersion(version);
   checkVersion(link, version);
   checkFlags(packet, version);
+  const limits = clientLimits(link, packet, version);
+  link.adoptLimits(limits);
   const { clientId, assigned } = checkClientId(link, packet, version);
   const will = willOf(packet, version, link.options.maxPayloadBytes, clientId);
   const method = version === 5 ? packet.properties?.authenticationMethod : undefined;
@@ -60,13 +64,14 @@ export async function handleConnect(link: LinkContext, packet: ConnectPacket): P
     throw new ProtocolError("QuotaExceeded", "router.max_connections reached");
   }
 
-  let keepAliveSec = packet.keepalive ?? 0;
-  let serverKeepAlive: number | undefined;
-  const maxKeepAlive = link.options.maxKeepAliveSec;
-  if (version === 5 && (keepAliveSec === 0 || keepAliveSec > maxKeepAlive)) {
-    keepAliveSec = maxKeepAlive;
-    serverKeepAlive = maxKeepAlive;
-  }
+  const { keepAliveSec, serverKeepAlive } = keepAliveOf(link, packet, version);
+  const connack = fittedConnack(
+    link,
+    connackFor(link, version, { assigned, clientId, serverKeepAlive, method, authData }),
+    limits.maxPacketBytes,
+    clientId,
+  );
+  if (connack === undefined) return;
 
   const clean = packet.clean ?? true;
   const expiryIntervalSec = version === 5 ? (packet.properties?.sessionExpiryInterval ?? 0) : 0;
@@ -85,32 +90,8 @@ export async function handleConnect(link: LinkContext, packet: ConnectPacket): P
     link,
     logger: link.logger,
   });
-  link.accept(clientId, version, keepAliveSec, session, clientLimits(link, packet, version));
-
-  const connack: ConnackPacket =
-    version === 5
-      ? {
-          cmd: "connack",
-          sessionPresent,
-          reasonCode: ReasonCode.Success,
-          properties: {
-            // Maximum QoS is left out: absent means 2, and 2 may not be sent (spec 3.2.2.3.4).
-            retainAvailable: true,
-            wildcardSubscriptionAvailable: true,
-            receiveMaximum: link.options.receiveMaximum,
-            topicAliasMaximum: link.options.topicAliasMax,
-            maximumPacketSize: maxIncomingPacketBytes(link.options),
-            subscriptionIdentifiersAvailable: true,
-            sharedSubscriptionAvailable: true,
-            ...(assigned ? { assignedClientIdentifier: clientId } : {}),
-            ...(serverKeepAlive === undefined ? {} : { serverKeepAlive }),
-            // [MQTT-4.12.0-5] The method of the exchange, and its last data.
-            ...(method === undefined ? {} : { authenticationMethod: method }),
-            ...(authData === undefined ? {} : { authenticationData: authData }),
-          },
-        }
-      : { cmd: "connack", sessionPresent, returnCode: ConnackReturnCodeV3.Accepted };
-  link.send(connack);
+  link.accept(clientId, version, keepAliveSec, session, limits);
+  link.send({ ...connack, sessionPresent });
   link.logger.info(
     {
       event: "conn.accepted",
@@ -121,6 +102,86 @@ export async function handleConnect(link: LinkContext, packet: ConnectPacket): P
     "client connected",
   );
   link.router.resume(session);
+}
+
+/** MQTT 5: a keep-alive of 0 or above max_keep_alive becomes max_keep_alive (Server Keep Alive). */
+function keepAliveOf(
+  link: LinkContext,
+  packet: ConnectPacket,
+  version: ProtocolVersion,
+): { keepAliveSec: number; serverKeepAlive: number | undefined } {
+  const keepAliveSec = packet.keepalive ?? 0;
+  const maxKeepAlive = link.options.maxKeepAliveSec;
+  if (version === 5 && (keepAliveSec === 0 || keepAliveSec > maxKeepAlive)) {
+    return { keepAliveSec: maxKeepAlive, serverKeepAlive: maxKeepAlive };
+  }
+  return { keepAliveSec, serverKeepAlive: undefined };
+}
+
+/**
+ * The CONNACK within the client's Maximum Packet Size (connack-fit.ts); when
+ * none fits, the connection is closed without one and undefined returned.
+ */
+function fittedConnack(
+  link: LinkContext,
+  connack: ConnackPacket,
+  maxPacketBytes: number,
+  clientId: string,
+): ConnackPacket | undefined {
+  if (link.version !== 5) return connack;
+  const fitted = fitConnack(connack, maxPacketBytes);
+  if (fitted.packet !== undefined) return fitted.packet;
+  // [MQTT-3.1.2-24] No CONNACK the client could read: close before a session is taken or
+  // made; the close releases the connection slot, as for any refused CONNECT.
+  link.logger.warn(
+    {
+      event: "conn.refused",
+      reason: "connack_too_large",
+      client_id: clientId,
+      bytes: fitted.bytes,
+      max_bytes: maxPacketBytes,
+    },
+    "CONNACK larger than the client's maximum packet size: connection closed",
+  );
+  link.closeGracefully(false);
+  return undefined;
+}
+
+/** The CONNACK of an accepted client, which advertises what the server supports. */
+function connackFor(
+  link: LinkContext,
+  version: ProtocolVersion,
+  got: {
+    assigned: boolean;
+    clientId: string;
+    serverKeepAlive: number | undefined;
+    method: string | undefined;
+    authData: Buffer | undefined;
+  },
+): ConnackPacket {
+  if (version !== 5) {
+    return { cmd: "connack", sessionPresent: false, returnCode: ConnackReturnCodeV3.Accepted };
+  }
+  return {
+    cmd: "connack",
+    sessionPresent: false,
+    reasonCode: ReasonCode.Success,
+    properties: {
+      // Maximum QoS is left out: absent means 2, and 2 may not be sent (spec 3.2.2.3.4).
+      retainAvailable: true,
+      wildcardSubscriptionAvailable: true,
+      receiveMaximum: link.options.receiveMaximum,
+      topicAliasMaximum: link.options.topicAliasMax,
+      maximumPacketSize: maxIncomingPacketBytes(link.options),
+      subscriptionIdentifiersAvailable: true,
+      sharedSubscriptionAvailable: true,
+      ...(got.assigned ? { assignedClientIdentifier: got.clientId } : {}),
+      ...(got.serverKeepAlive === undefined ? {} : { serverKeepAlive: got.serverKeepAlive }),
+      // [MQTT-4.12.0-5] The method of the exchange, and its last data.
+      ...(got.method === undefined ? {} : { authenticationMethod: got.method }),
+      ...(got.authData === undefined ? {} : { authenticationData: got.authData }),
+    },
+  };
 }
 
 function checkVersion(link: LinkContext, version: ProtocolVersion): void {
