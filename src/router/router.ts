@@ -24,6 +24,7 @@
 
 import type { IndexDb } from "../../storage/index.ts";
 import type { Logger } from "../log.ts";
+import { armDeadline } from "./deadline.ts";
 import type { RouterLog } from "./delivery.ts";
 import { GroupCommit } from "./group-commit.ts";
 import { type InboundDeps, receiveQos2, releaseQos2 } from "./inbound-qos2.ts";
@@ -44,7 +45,7 @@ import {
   unsubscribeSession,
 } from "./subscribe.ts";
 import { SubscriptionTable } from "./subscription-table.ts";
-import { cancelWill, MAX_TIMER_MS, type Will, WillKeeper } from "./will-timer.ts";
+import { cancelWill, type Will, WillKeeper } from "./will-timer.ts";
 
 export type { SubscribeRequest, SubscribeResult } from "./subscribe.ts";
 
@@ -185,7 +186,7 @@ export class Router {
       this.#sessions.set(request.clientId, session);
       log.debug({ event: "session.created" }, "session created");
     } else {
-      clearTimeout(session.expiryTimer);
+      session.expiryTimer?.cancel();
       session.expiryTimer = undefined;
       session.persistent = request.persistent;
       session.expiryIntervalSec = request.expiryIntervalSec;
@@ -238,17 +239,15 @@ export class Router {
   #armExpiry(session: Session, remainingMs: number): void {
     const expirySec = session.expiryIntervalSec;
     if (expirySec === 0 || expirySec === NEVER_EXPIRES_SEC) return;
-    session.expiryTimer = setTimeout(
-      () => {
-        if (session.link !== undefined) return;
-        // A will still waiting is published when its session ends (spec 3.1.3.2.2).
-        this.#wills.publishNow(session);
-        this.#removeSession(session);
-        this.#logger.info({ event: "session.expired", client_id: session.clientId }, "expired");
-      },
-      Math.min(Math.max(remainingMs, 0), MAX_TIMER_MS),
-    );
-    session.expiryTimer.unref();
+    // Up to 2^32-1 s: longer than one Node timer, so deadline.ts waits it in several.
+    session.expiryTimer = armDeadline(Date.now() + remainingMs, () => {
+      session.expiryTimer = undefined;
+      if (session.link !== undefined) return;
+      // A will still waiting is published when its session ends (spec 3.1.3.2.2).
+      this.#wills.publishNow(session);
+      this.#removeSession(session);
+      this.#logger.info({ event: "session.expired", client_id: session.clientId }, "expired");
+    });
   }
 
   /**
@@ -383,7 +382,7 @@ export class Router {
    */
   async close(): Promise<void> {
     for (const session of this.#sessions.values()) {
-      clearTimeout(session.expiryTimer);
+      session.expiryTimer?.cancel();
       cancelWill(session);
     }
     await this.#commits.drain();
@@ -440,7 +439,7 @@ export class Router {
   }
 
   #removeSession(session: Session): void {
-    clearTimeout(session.expiryTimer);
+    session.expiryTimer?.cancel();
     cancelWill(session);
     reclaimShared(this.#acks, session);
     if (session.stored) {

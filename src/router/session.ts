@@ -14,6 +14,7 @@
 // - an offset is delivered at most once per connection (cursor moves past it when sent).
 
 import assert from "node:assert/strict";
+import type { Deadline } from "./deadline.ts";
 import type { FilterIndex } from "./filter-index.ts";
 import type { OutgoingPublish, Qos } from "./message.ts";
 import type { SharedGroup } from "./shared-group.ts";
@@ -110,8 +111,9 @@ export class Session {
   /** The will of the current (or last) connection; published per will-timer.ts. */
   will: Will | undefined;
   /** Set while a delayed will waits for its time (spec 3.1.3.2.2). */
-  willTimer: NodeJS.Timeout | undefined;
-  expiryTimer: NodeJS.Timeout | undefined;
+  willTimer: Deadline | undefined;
+  /** Set while an offline session waits for its expiry. */
+  expiryTimer: Deadline | undefined;
   /** True while an asynchronous log read for this session is in progress. */
   reading = false;
   /** Something is stored in the index for this session (it must be forgotten when it ends). */

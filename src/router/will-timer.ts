@@ -18,11 +18,9 @@
 
 import type { JsonValue } from "../../storage/index.ts";
 import type { Logger } from "../log.ts";
+import { armDeadline } from "./deadline.ts";
 import type { Message } from "./message.ts";
 import { NEVER_EXPIRES_SEC, type Session } from "./session.ts";
-
-/** The longest a timer may wait in Node (about 24.8 days); longer delays are capped here. */
-export const MAX_TIMER_MS = 2_147_483_647;
 
 export interface Will {
   /** The will message; its expiresAtMs is set when it is published. */
@@ -53,21 +51,20 @@ export function willMessage(will: Will, nowMs: number): Message {
   };
 }
 
-/** Calls `fire` in `inMs` (at once when due already), replacing any earlier timer. */
+/**
+ * Calls `fire` in `inMs` (at once when due already), replacing any earlier
+ * timer; a delay longer than one Node timer is waited in full (deadline.ts).
+ */
 export function armWill(session: Session, inMs: number, fire: () => void): void {
   cancelWill(session);
-  session.willTimer = setTimeout(
-    () => {
-      session.willTimer = undefined;
-      fire();
-    },
-    Math.min(Math.max(inMs, 0), MAX_TIMER_MS),
-  );
-  session.willTimer.unref();
+  session.willTimer = armDeadline(Date.now() + inMs, () => {
+    session.willTimer = undefined;
+    fire();
+  });
 }
 
 export function cancelWill(session: Session): void {
-  clearTimeout(session.willTimer);
+  session.willTimer?.cancel();
   session.willTimer = undefined;
 }
 

@@ -259,3 +259,85 @@ describe("will delay (MQTT 5)", () => {
     assert.ok(Date.now() - lost >= 900);
   });
 });
+
+describe("intervals longer than one Node timer (2^31-1 ms, about 24.8 days)", () => {
+  /**
+   * Records the callbacks of timers longer than ~23 days and lets the test
+   * run them early: what Node does after 24.8 days of waiting, as a Node
+   * timer cannot wait longer. Only setTimeout's scheduling is watched; the
+   * broker runs as it is.
+   */
+  function watchLongTimers(t: TestContext): { fireAll: () => void; count: () => number } {
+    const real = globalThis.setTimeout;
+    const long: Array<() => void> = [];
+    const watching = ((fn: () => void, ms?: number, ...rest: unknown[]) => {
+      const timer = (real as (...args: unknown[]) => NodeJS.Timeout)(fn, ms, ...rest);
+      if ((ms ?? 0) >= 2_000_000_000) long.push(fn);
+      return timer;
+    }) as typeof setTimeout;
+    globalThis.setTimeout = watching;
+    t.after(() => {
+      globalThis.setTimeout = real;
+    });
+    const fireAll = (): void => {
+      for (const fn of long.splice(0)) fn();
+    };
+    return { fireAll, count: () => long.length };
+  }
+
+  async function untilArmed(timers: { count: () => number }, count: number): Promise<void> {
+    for (let i = 0; timers.count() < count; i++) {
+      assert.ok(i < 500, "the long timers were armed");
+      await sleep(10);
+    }
+  }
+
+  const THIRTY_DAYS_SEC = 30 * 24 * 3600;
+
+  test("a 30-day session is still there when its first 24.8-day timer fires: the timer is re-armed for the rest", async (t) => {
+    const b = await startTestBroker(t);
+    const timers = watchLongTimers(t);
+    const fields = {
+      clientId: "month",
+      clean: false,
+      properties: { sessionExpiryInterval: THIRTY_DAYS_SEC },
+    };
+    const raw = await RawClient.open(t, b.v5, 5);
+    await raw.connect(fields);
+    raw.send({ cmd: "disconnect" });
+    await raw.waitClosed();
+    await untilArmed(timers, 1);
+    timers.fireAll(); // 24.8 days later
+    const again = await RawClient.open(t, b.v5, 5);
+    const ack = await again.connect(fields);
+    assert.equal(ack.cmd === "connack" && ack.sessionPresent, true);
+  });
+
+  test("a 30-day will delay is not published when its first 24.8-day timer fires", async (t) => {
+    const b = await startTestBroker(t);
+    const watcher = await client(t, b.v5, { ...V5, clientId: "w" });
+    const got = collect(watcher);
+    await watcher.subscribeAsync("wl/#", { qos: 1 });
+    const timers = watchLongTimers(t);
+    const raw = await RawClient.open(t, b.v5, 5);
+    await raw.connect({
+      clientId: "later",
+      clean: false,
+      properties: { sessionExpiryInterval: 2 * THIRTY_DAYS_SEC },
+      will: {
+        topic: "wl/later",
+        payload: Buffer.from("will"),
+        qos: 1,
+        retain: false,
+        properties: { willDelayInterval: THIRTY_DAYS_SEC },
+      },
+    });
+    raw.socket.destroy();
+    await untilArmed(timers, 2); // the will delay and the session expiry
+    timers.fireAll(); // 24.8 days later
+    const pub = await client(t, b.v5, { ...V5, clientId: "p" });
+    await pub.publishAsync("wl/marker", "m", { qos: 1 });
+    const [first] = await got.next(1);
+    assert.equal(first?.topic, "wl/marker", "the will was not published");
+  });
+});
