@@ -13,9 +13,11 @@
 // Credentials: a plain password is turned into a SCRAM credential at start
 // (random salt, 4096 iterations); a `$scram-sha-256$` entry is one already.
 // Other hashes ($scrypt$, $7$, $6$) cannot serve SCRAM: such a user, like an
-// unknown one, goes through the exchange with a made-up salt and is refused
-// at the proof (0x86), so that the answers do not tell which users exist;
-// the log says why. No channel binding (gs2 flag "p" is refused).
+// unknown one, goes through the exchange with a made-up salt and the
+// iteration count most entries of the table have (the first of equals;
+// 4096 without SCRAM entries), and is refused at the proof (0x86), so that
+// the answers do not tell which users exist; the log says why. No channel
+// binding (gs2 flag "p" is refused).
 //
 // Who calls it: broker.ts builds one per MQTT 5 listener with an `auth`
 // table. Never logs the authentication data.
@@ -64,6 +66,7 @@ export function createScramMethod(
     }
   }
   const fakeKey = randomBytes(32);
+  const fakeIterations = commonIterations(table);
   const lookup = async (user: string): Promise<Lookup> => {
     const entry = credentials.get(user);
     if (entry === undefined) return { credential: undefined, detail: "unknown user" };
@@ -73,10 +76,40 @@ export function createScramMethod(
   return {
     name: SCRAM_SHA_256,
     start: () =>
-      new ScramExchange(lookup, serverNonce, (user) =>
-        hmac(fakeKey, user).subarray(0, FAKE_SALT_BYTES),
-      ),
+      new ScramExchange(lookup, serverNonce, (user) => ({
+        salt: hmac(fakeKey, user).subarray(0, FAKE_SALT_BYTES),
+        iterations: fakeIterations,
+      })),
   };
+}
+
+/**
+ * The iteration count most SCRAM credentials of the table have (a plain
+ * password's is SCRAM_DEFAULT_ITERATIONS; the first of equals wins), offered
+ * to users without one, so that the count does not single them out.
+ */
+export function commonIterations(table: Record<string, string>): number {
+  const counts = new Map<number, number>();
+  for (const value of Object.values(table)) {
+    const stored = parseStoredPassword(value);
+    if (typeof stored === "string") continue;
+    let iterations: number | undefined;
+    if (stored.kind === "plain") iterations = SCRAM_DEFAULT_ITERATIONS;
+    else if (stored.kind === "scram-sha-256") iterations = stored.credential.iterations;
+    if (iterations !== undefined) counts.set(iterations, (counts.get(iterations) ?? 0) + 1);
+  }
+  let best = SCRAM_DEFAULT_ITERATIONS;
+  let bestCount = 0;
+  for (const [iterations, count] of counts) {
+    if (count > bestCount) [best, bestCount] = [iterations, count];
+  }
+  return best;
+}
+
+/** What a user without a SCRAM credential is offered in server-first. */
+interface FakeChallenge {
+  salt: Buffer;
+  iterations: number;
 }
 
 interface ClientFirst {
@@ -100,17 +133,17 @@ type State =
 class ScramExchange implements AuthExchange {
   readonly #lookup: (user: string) => Promise<Lookup>;
   readonly #serverNonce: () => string;
-  readonly #fakeSalt: (user: string) => Buffer;
+  readonly #fake: (user: string) => FakeChallenge;
   #state: State = { at: "first" };
 
   constructor(
     lookup: (user: string) => Promise<Lookup>,
     serverNonce: () => string,
-    fakeSalt: (user: string) => Buffer,
+    fake: (user: string) => FakeChallenge,
   ) {
     this.#lookup = lookup;
     this.#serverNonce = serverNonce;
-    this.#fakeSalt = fakeSalt;
+    this.#fake = fake;
   }
 
   async step(data: Buffer | undefined): Promise<AuthStep> {
@@ -139,8 +172,7 @@ class ScramExchange implements AuthExchange {
       );
     }
     const lookup = await this.#lookup(first.user);
-    const salt = lookup.credential?.salt ?? this.#fakeSalt(first.user);
-    const iterations = lookup.credential?.iterations ?? SCRAM_DEFAULT_ITERATIONS;
+    const { salt, iterations } = lookup.credential ?? this.#fake(first.user);
     const nonce = first.nonce + this.#serverNonce();
     const serverFirst = `r=${nonce},s=${salt.toString("base64")},i=${iterations}`;
     this.#state = { at: "final", first, serverFirst, nonce, lookup };

@@ -115,3 +115,32 @@ test("a refused password is CONNACK 0x04 in 3.1.1 and logged with the user name,
   assert.ok(!refused.text.includes("Guessed-Password-123"), "the password is not in the log");
   assert.ok(!refused.text.includes(Buffer.from("Guessed-Password-123").toString("base64")));
 });
+
+test("with plain and hashed entries in one table, an unknown user's refusal takes as long as the hashed user's (over real sockets, generous bounds)", async (t) => {
+  const slow = hashPassword("bobs", { logN: 14, r: 8, p: 1 });
+  const b = await startTestBroker(t, { connections: { auth: { alice: "plainpass", bob: slow } } });
+  const refusalMs = async (username: string): Promise<number> => {
+    const raw = await RawClient.open(t, b.v4, 4);
+    const startMs = performance.now();
+    const ack = await raw.connect({ clientId: "", username, password: Buffer.from("wrong") });
+    const ms = performance.now() - startMs;
+    assert.equal(
+      ack.cmd === "connack" && ack.returnCode,
+      ConnackReturnCodeV3.BadUserNameOrPassword,
+    );
+    raw.socket.destroy();
+    return ms;
+  };
+  const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1] ?? 0;
+  const unknown: number[] = [];
+  const bob: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    unknown.push(await refusalMs("nosuchuser"));
+    bob.push(await refusalMs("bob"));
+  }
+  // Before the fix the unknown user was checked against alice's plain entry: ~1% of bob's time.
+  assert.ok(
+    median(unknown) >= 0.3 * median(bob),
+    `unknown ${median(unknown).toFixed(1)} ms, bob ${median(bob).toFixed(1)} ms`,
+  );
+});

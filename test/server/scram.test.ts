@@ -123,3 +123,28 @@ test("rumqttd-passwd --scram prints an entry that SCRAM accepts for the password
   });
   assert.equal(bad.status, 2);
 });
+
+test("users without a SCRAM credential (unknown, or another hash) are offered the iteration count most entries have, not a fixed 4096", async () => {
+  const iterationsOffered = async (method: ReturnType<typeof createScramMethod>, user: string) => {
+    const first = await method.start().step(new ScramClient(user, "x").first());
+    assert.equal(first.kind, "continue");
+    return /,i=(\d+)$/.exec(data(first))?.[1];
+  };
+  const method = createScramMethod({
+    a: formatScramEntry("a", 5000),
+    b: formatScramEntry("b", 5000),
+    c: "plain",
+    hashed:
+      "$scrypt$ln=10,r=8,p=1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+  });
+  assert.equal(await iterationsOffered(method, "a"), "5000");
+  assert.equal(await iterationsOffered(method, "c"), "4096");
+  assert.equal(await iterationsOffered(method, "nobody"), "5000");
+  assert.equal(await iterationsOffered(method, "hashed"), "5000");
+  // One each: the first entry's count.
+  const tie = createScramMethod({ x: formatScramEntry("x", 6000), y: "plain" });
+  assert.equal(await iterationsOffered(tie, "nobody"), "6000");
+  // No SCRAM credential at all: RFC 7677's minimum.
+  const none = createScramMethod({});
+  assert.equal(await iterationsOffered(none, "nobody"), "4096");
+});
