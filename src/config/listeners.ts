@@ -82,13 +82,19 @@ function readServer(
     nextConnectionDelayMs: check.int(server, "next_connection_delay_ms", path, 1, ANY_COUNT),
     connections: readConnections(check, connections, [...path, "connections"]),
   };
-  if (tlsTable !== undefined && Object.keys(tlsTable).length > 0) {
-    listener.tls = readTls(check, tlsTable, [...path, "tls"], configDir);
-  }
+  // A tls table, even an empty one, means TLS: never serve plain text in its place.
+  if (tlsTable !== undefined) listener.tls = readTls(check, tlsTable, [...path, "tls"], configDir);
   return listener;
 }
 
 function readTls(check: Checker, tls: Table, path: KeyPath, configDir: string): TlsConfig {
+  if (Object.keys(tls).length === 0) {
+    check.problem(
+      path,
+      "an empty tls table: TLS needs certpath and keypath, or pkcs12path (remove the table for plain TCP)",
+    );
+    return {};
+  }
   check.knownKeys(tls, path, TLS_KEYS);
   const file = (key: string) => {
     const value = check.optionalString(tls, key, path);

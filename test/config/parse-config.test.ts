@@ -263,6 +263,17 @@ test("TLS needs a certificate, and PEM and PKCS#12 exclude each other", () => {
   );
 });
 
+test("an empty tls table is an error naming it, not a listener serving plain text", () => {
+  assert.equal(
+    only(problems(`${MINIMAL}[v4.2]\nlisten = "0.0.0.0:8883"\n  [v4.2.tls]\n`)),
+    `${FILE}:6: v4.2.tls: an empty tls table: TLS needs certpath and keypath, or pkcs12path (remove the table for plain TCP)`,
+  );
+  assert.match(
+    only(problems(`${MINIMAL}[ws.1]\nlisten = "0.0.0.0:8083"\ntls = {}\n`)),
+    /:6: ws\.1\.tls: an empty tls table: TLS needs certpath and keypath, or pkcs12path/,
+  );
+});
+
 test("router.id must agree with the top-level id", () => {
   assert.match(
     only(problems(`id = 1\n${MINIMAL.replace("[router]", "[router]\nid = 2")}`)),
