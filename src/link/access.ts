@@ -33,7 +33,14 @@ export function mayPublish(link: LinkContext, topic: string, what: "publish" | "
   // The identity is set at CONNECT, before any PUBLISH; without it, refuse.
   if (link.identity !== undefined && access.allows("publish", topic, link.identity)) return true;
   link.logger.warn(
-    { event: "access.denied", action: what, topic, username: link.identity?.username },
+    {
+      event: "access.denied",
+      action: what,
+      topic,
+      user: link.identity?.username,
+      // A will is refused before the connection is accepted, when the logger has no client id yet.
+      ...(what === "will" ? { client_id: link.identity?.clientId } : {}),
+    },
     `${what} not authorized`,
   );
   return false;
@@ -45,7 +52,7 @@ export function maySubscribe(link: LinkContext, filter: string): boolean {
   if (access === undefined) return true;
   if (link.identity !== undefined && access.allows("subscribe", filter, link.identity)) return true;
   link.logger.warn(
-    { event: "access.denied", action: "subscribe", filter, username: link.identity?.username },
+    { event: "access.denied", action: "subscribe", filter, user: link.identity?.username },
     "subscription not authorized",
   );
   return false;

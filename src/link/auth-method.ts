@@ -16,12 +16,13 @@ export type AuthStep =
   /**
    * Refused. `reason` is the CONNACK reason code ("BadUserNameOrPassword",
    * "NotAuthorized", "BadAuthenticationMethod"); `detail` is for the log and
-   * must not hold a secret.
+   * must not hold a secret; `username`, for the log too, once the client named one.
    */
   | {
       kind: "failure";
       reason: "BadUserNameOrPassword" | "NotAuthorized" | "BadAuthenticationMethod";
       detail: string;
+      username?: string;
     };
 
 /** One exchange of one connection (a CONNECT, or one re-authentication). */

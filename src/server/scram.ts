@@ -181,6 +181,12 @@ class ScramExchange implements AuthExchange {
 }
 
 function final(state: Extract<State, { at: "final" }>, data: Buffer): AuthStep {
+  const failure = (reason: FailureReason, detail: string): AuthStep => ({
+    kind: "failure",
+    reason,
+    detail,
+    username: state.first.user,
+  });
   const text = data.toString("utf8");
   const proofAt = text.lastIndexOf(",p=");
   if (proofAt < 0) return failure("NotAuthorized", "malformed client-final message");
@@ -214,10 +220,10 @@ function final(state: Extract<State, { at: "final" }>, data: Buffer): AuthStep {
   };
 }
 
-function failure(
-  reason: Extract<AuthStep, { kind: "failure" }>["reason"],
-  detail: string,
-): AuthStep {
+type FailureReason = Extract<AuthStep, { kind: "failure" }>["reason"];
+
+/** A refusal before the client has named its user. */
+function failure(reason: FailureReason, detail: string): AuthStep {
   return { kind: "failure", reason, detail };
 }
 

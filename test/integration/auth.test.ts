@@ -111,7 +111,8 @@ test("a refused password is CONNACK 0x04 in 3.1.1 and logged with the user name,
     })(),
     "the refusal's log line",
   );
-  assert.equal(refused.line.username, "dev");
+  assert.equal(refused.line.user, "dev");
+  assert.equal(refused.line.username, undefined, "one field name for the user: `user`");
   assert.ok(!refused.text.includes("Guessed-Password-123"), "the password is not in the log");
   assert.ok(!refused.text.includes(Buffer.from("Guessed-Password-123").toString("base64")));
 });

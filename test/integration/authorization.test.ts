@@ -161,7 +161,7 @@ test("a client id holding a wildcard or '/' never gains from %c", async (t) => {
   assert.deepEqual(await subackCodes(plus, "devices/+/x", 0), [ReasonCode.NotAuthorized]);
 });
 
-test("each refusal is logged with its action, topic and user, as access.denied", async (t) => {
+test("each refusal is logged with its action, topic, user and client id, as access.denied (a refused will too)", async (t) => {
   const dir = await mkdtemp(join(tmpdir(), "rumqttd-authzlog-"));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const logFile = join(dir, "broker.log");
@@ -170,18 +170,25 @@ test("each refusal is logged with its action, topic and user, as access.denied",
   const c = await connectTo(t, b.url(5), { protocolVersion: 5, clientId: "x", username: "eve" });
   await c.publishAsync("forbidden/a", "x", { qos: 1 }).catch(() => undefined);
   await subackCodes(c, "test/nosubscribe", 0);
+  await refusedCode(t, b.url(5), {
+    protocolVersion: 5,
+    clientId: "willful",
+    username: "mal",
+    will: { topic: "forbidden/will", payload: Buffer.from("x"), qos: 0, retain: false },
+  });
   await withTimeout(
     (async () => {
       for (;;) {
         await new Promise<void>((resolve) => logger.flush(() => resolve()));
         const lines = (await readFile(logFile, "utf8")).split("\n").filter(Boolean);
         const denied = lines.map((l) => JSON.parse(l)).filter((e) => e.event === "access.denied");
-        if (denied.length >= 2) {
+        if (denied.length >= 3) {
           assert.deepEqual(
-            denied.map((e) => [e.action, e.topic ?? e.filter, e.username, e.client_id]),
+            denied.map((e) => [e.action, e.topic ?? e.filter, e.user, e.client_id]),
             [
               ["publish", "forbidden/a", "eve", "x"],
               ["subscribe", "test/nosubscribe", "eve", "x"],
+              ["will", "forbidden/will", "mal", "willful"],
             ],
           );
           return;
@@ -189,7 +196,7 @@ test("each refusal is logged with its action, topic and user, as access.denied",
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
     })(),
-    "two access.denied lines",
+    "three access.denied lines",
   );
 });
 

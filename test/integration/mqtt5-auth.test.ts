@@ -276,7 +276,19 @@ test("authentication failures never put a password or authentication data in the
   await broker.close();
   await new Promise<void>((resolve) => logger.flush(() => resolve()));
   const text = await readFile(logFile, "utf8");
-  assert.match(text, /"event":"auth.failed"/);
+  const failed = text
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l))
+    .filter((e) => e.event === "auth.failed");
+  // One field name for the user in every auth.failed line: `user`.
+  assert.deepEqual(
+    failed.map((e) => [e.method, e.user, e.username]),
+    [
+      ["SCRAM-SHA-256", "dev", undefined],
+      ["password", "dev", undefined],
+    ],
+  );
   for (const secret of [
     "pencil",
     "not-the-password",

@@ -54,7 +54,10 @@ export async function authenticateConnect(
     if (step.kind === "success") {
       // A CONNECT may name its user too; the method's user must be that one.
       if (packet.username !== undefined && packet.username !== step.username) {
-        logFailure(link, method, { detail: "user name differs from the CONNECT's" });
+        logFailure(link, method, {
+          detail: "user name differs from the CONNECT's",
+          username: step.username,
+        });
         throw new ProtocolError("BadUserNameOrPassword", "authentication failed");
       }
       link.auth = { method, username: step.username, exchange: undefined, busy: false };
@@ -115,7 +118,7 @@ export async function handleAuth(link: LinkContext, packet: AuthPacket): Promise
     return;
   }
   const detail = step.kind === "failure" ? step.detail : "user name changed";
-  logFailure(link, state.method, { detail });
+  logFailure(link, state.method, { detail, username: step.username ?? state.username });
   // [MQTT-4.12.1-2] DISCONNECT has no 0x86: a refused user is "not authorized".
   const reason =
     step.kind === "failure" && step.reason === "BadAuthenticationMethod"
@@ -156,9 +159,14 @@ function sendAuth(
   });
 }
 
-function logFailure(link: LinkContext, method: AuthMethod, failure: { detail: string }): void {
+/** Logs a refusal with the user name when the client named one (the field `user`, as everywhere). */
+function logFailure(
+  link: LinkContext,
+  method: AuthMethod,
+  failure: { detail: string; username?: string | undefined },
+): void {
   link.logger.warn(
-    { event: "auth.failed", method: method.name, detail: failure.detail },
+    { event: "auth.failed", method: method.name, user: failure.username, detail: failure.detail },
     "authentication failed",
   );
 }

@@ -269,7 +269,7 @@ async function checkCredentials(link: LinkContext, packet: ConnectPacket): Promi
   if (!ok) {
     // The user name is logged, never the password.
     link.logger.warn(
-      { event: "auth.failed", method: "password", username: packet.username },
+      { event: "auth.failed", method: "password", user: packet.username },
       "bad user name or password",
     );
     throw new ProtocolError("BadUserNameOrPassword", "bad user name or password");
