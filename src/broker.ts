@@ -17,7 +17,7 @@ import { join } from "node:path";
 import { CommitLog, IndexDb } from "../storage/index.ts";
 import type { Config, ListenerConfig } from "./config/index.ts";
 import type { AuthMethod } from "./link/index.ts";
-import { type ListenerPlan, planListeners } from "./listener-plan.ts";
+import { type ListenerPlan, listenError, planListeners } from "./listener-plan.ts";
 import type { Logger } from "./log.ts";
 import { Router } from "./router/index.ts";
 import {
@@ -201,7 +201,11 @@ export async function startBroker(
     for (const lc of plan.listeners) {
       const listener = new Listener(listenerOptions(lc, slots, plan), router, logger);
       listeners.push(listener);
-      addresses.push(await listener.listen());
+      addresses.push(
+        await listener.listen().catch((error: unknown) => {
+          throw listenError(config.file, lc, error);
+        }),
+      );
     }
   } catch (error) {
     await close();

@@ -8,6 +8,7 @@ export type BrokerErrorCode =
   | "ERR_CONFIG_INVALID"
   | "ERR_CONFIG_OLD_SYNTAX"
   | "ERR_CONFIG_READ"
+  | "ERR_LISTEN"
   | "ERR_PROTOCOL"
   | "ERR_UNSUPPORTED"
   | "ERR_USAGE";

@@ -17,7 +17,7 @@ import {
   LineLocator,
   type ListenerConfig,
 } from "./config/index.ts";
-import { ConfigError } from "./errors.ts";
+import { BrokerError, ConfigError } from "./errors.ts";
 import { type Authenticate, createAuthenticator, loadTls, type ServerTls } from "./server/index.ts";
 
 export interface ListenerPlan {
@@ -84,14 +84,40 @@ class Problems {
 
   add(path: KeyPath, message: string): void {
     this.#locator ??= new LineLocator(readConfigText(this.#file));
-    const line = this.#locator.lineOf(path);
-    const where = line === undefined ? this.#file : `${this.#file}:${line}`;
-    this.#lines.push(`${where}: ${formatKeyPath(path)}: ${message}`);
+    this.#lines.push(`${where(this.#file, path, this.#locator)}: ${message}`);
   }
 
   throwIfAny(): void {
     if (this.#lines.length > 0) throw new ConfigError("ERR_CONFIG_INVALID", this.#lines);
   }
+}
+
+/** `file:line: key.path` for a key of the config file (the line when it can be found). */
+function where(file: string, path: KeyPath, locator: LineLocator): string {
+  const line = locator.lineOf(path);
+  return `${line === undefined ? file : `${file}:${line}`}: ${formatKeyPath(path)}`;
+}
+
+/**
+ * A listener that cannot bind its port, as `file:line: vN.x.listen: address
+ * host:port in use (EADDRINUSE)`: a runtime failure (exit 1), named by its key.
+ */
+export function listenError(file: string, listener: ListenerConfig, error: unknown): BrokerError {
+  const code = (error as { code?: unknown }).code;
+  const address = `${listener.host}:${listener.port}`;
+  const what =
+    code === "EADDRINUSE"
+      ? `address ${address} in use`
+      : code === "EACCES"
+        ? `no permission to listen on ${address}`
+        : code === "EADDRNOTAVAIL"
+          ? `address ${address} is not one of this machine's`
+          : `cannot listen on ${address}`;
+  const path = [listener.kind, listener.key, "listen"];
+  const at = where(file, path, new LineLocator(readConfigText(file)));
+  return new BrokerError("ERR_LISTEN", `${at}: ${what} (${String(code ?? error)})`, {
+    cause: error,
+  });
 }
 
 /** The config file's text, for line numbers in messages; empty when it cannot be read. */

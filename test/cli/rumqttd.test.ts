@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { readdir } from "node:fs/promises";
+import { type AddressInfo, createServer } from "node:net";
 import { join } from "node:path";
 import { test } from "node:test";
 import mqtt, { type IDisconnectPacket } from "mqtt";
@@ -165,6 +166,24 @@ test("a malformed password hash stops the start with exit 2 and file:line: key: 
     stderr,
     new RegExp(
       `^${file}:16: v5\\.1\\.connections\\.auth\\.dev: \\$scrypt\\$ parameters out of range`,
+    ),
+  );
+});
+
+test("a listen address in use stops the start with exit 1, naming the config key and the address", async (t) => {
+  const taken = createServer();
+  taken.listen(0, "127.0.0.1");
+  await once(taken, "listening");
+  t.after(() => taken.close());
+  const port = (taken.address() as AddressInfo).port;
+  const { file } = await configFile(t, CONFIG.replace('"127.0.0.1:0"', `"127.0.0.1:${port}"`));
+  const { status, stderr } = run(["--config", file]);
+  assert.equal(status, 1, stderr);
+  assert.match(
+    stderr,
+    new RegExp(
+      `^rumqttd: ${file}:10: v4\\.1\\.listen: address 127\\.0\\.0\\.1:${port} in use \\(EADDRINUSE\\)$`,
+      "m",
     ),
   );
 });
