@@ -85,3 +85,71 @@ export function createLogger(options: LoggerOptions): Logger {
     pino.destination({ dest: options.destination ?? 1, sync: false }),
   );
 }
+
+/**
+ * A child logger for something there are many of (one per connection): it
+ * keeps its fields in one small object and adds them to each line it writes,
+ * where a pino child costs several hundred bytes (its own hidden class, the
+ * serialized bindings, and a new prototype for each child of a child). The
+ * lines are the same: the fields come first, then the line's own.
+ * Its `child()` returns another FieldLogger; nothing here calls pino.child.
+ */
+class FieldLogger implements Logger {
+  readonly #parent: Logger;
+  readonly #fields: Record<string, unknown>;
+
+  constructor(parent: Logger, fields: Record<string, unknown>) {
+    this.#parent = parent;
+    this.#fields = fields;
+  }
+
+  fatal(fields: LogFields, msg: string): void {
+    this.#parent.fatal({ ...this.#fields, ...fields }, msg);
+  }
+
+  error(fields: LogFields, msg: string): void {
+    this.#parent.error({ ...this.#fields, ...fields }, msg);
+  }
+
+  warn(fields: LogFields, msg: string): void {
+    this.#parent.warn({ ...this.#fields, ...fields }, msg);
+  }
+
+  info(fields: LogFields, msg: string): void {
+    this.#parent.info({ ...this.#fields, ...fields }, msg);
+  }
+
+  debug(fields: LogFields, msg: string): void {
+    this.#parent.debug({ ...this.#fields, ...fields }, msg);
+  }
+
+  trace(fields: LogFields, msg: string): void {
+    this.#parent.trace({ ...this.#fields, ...fields }, msg);
+  }
+
+  child(bindings: Record<string, unknown>): Logger {
+    return new FieldLogger(this.#parent, { ...this.#fields, ...bindings });
+  }
+
+  isLevelEnabled(level: string): boolean {
+    return this.#parent.isLevelEnabled(level);
+  }
+
+  get level(): string {
+    return this.#parent.level;
+  }
+
+  set level(level: string) {
+    // One level for all connections: set it on the parent (the listener's logger).
+    this.#parent.level = level;
+  }
+
+  flush(callback?: (err?: Error) => void): void {
+    this.#parent.flush(callback);
+  }
+}
+
+/** A logger that adds `fields` to every line, cheap enough to make one per connection. */
+export function withFields(parent: Logger, fields: Record<string, unknown>): Logger {
+  return new FieldLogger(parent, fields);
+}

@@ -101,16 +101,24 @@ export class IndexBatch {
     return this;
   }
 
+  /**
+   * Applies the operations as one LevelDB write batch. Through the chained
+   * batch API: `level`'s array form copies and re-validates every operation
+   * object, about four times the cost per operation, which a broker writing
+   * cursors and packet ids for thousands of deliveries a second notices.
+   */
   async write(): Promise<void> {
     if (this.#ops.length === 0) return;
-    const ops = this.#ops.map((op) =>
-      op.type === "put"
-        ? { type: "put" as const, key: op.key, value: op.value as Uint8Array }
-        : { type: "del" as const, key: op.key },
-    );
+    const batch = this.#db.batch();
     try {
-      await this.#db.batch(ops, { sync: this.#sync });
+      for (const op of this.#ops) {
+        if (op.type === "put") batch.put(op.key, op.value as Uint8Array);
+        else batch.del(op.key);
+      }
+      await batch.write({ sync: this.#sync });
     } catch (err) {
+      // A batch that failed before write() must still be closed; close() is idempotent.
+      await batch.close().catch(() => undefined);
       throw indexError("index write failed", err);
     }
   }

@@ -3,7 +3,7 @@
 
 import type { Logger } from "../log.ts";
 import type { AuthPacket, MqttPacket, ProtocolVersion } from "../protocol/index.ts";
-import type { Router, Session, SessionLink } from "../router/index.ts";
+import type { CommitWaiter, Router, Session, SessionLink } from "../router/index.ts";
 import type { AuthExchange, AuthMethod } from "./auth-method.ts";
 import type { ClientIdentity, LinkOptions, PeerInfo } from "./options.ts";
 import type { InboundAliases } from "./topic-aliases.ts";
@@ -83,4 +83,8 @@ export interface LinkContext extends SessionLink {
   inboundUnacked: number;
   /** Who the client is for authorization; set by the CONNECT handler. */
   identity: ClientIdentity | undefined;
+  /** The waiter of every QoS 0 publish of this link: nothing to do on commit, the link closes on failure. */
+  readonly qos0Waiter: CommitWaiter;
+  /** A handler's work failed after it returned: answered as a thrown error would be. */
+  handlerFailed(error: unknown): void;
 }

@@ -5,7 +5,10 @@
 // ProtocolError into its answer through answer-error.ts, and writes what the
 // router hands it (encoded by outgoing.ts within the client's limits) with
 // backpressure (reading pauses while the socket's buffer is full; delivery
-// resumes on 'drain').
+// resumes on 'drain'). What it sends in one turn of the event loop leaves in
+// one socket write (outbox.ts); a PUBLISH the router hands with shared
+// templates is encoded once for all its subscribers, and acknowledgements
+// are copied from templates (packet-templates.ts).
 //
 // Who calls it: the server creates one per accepted connection, over any byte
 // stream (a TCP or TLS socket, or a WebSocket seen as a stream). It calls the
@@ -16,12 +19,14 @@ import { setTimeout as delay } from "node:timers/promises";
 import type { Logger } from "../log.ts";
 import {
   type AuthPacket,
+  ackTemplate,
   createDecoder,
   type MqttPacket,
+  type PacketTemplate,
   ProtocolError,
   type ProtocolVersion,
 } from "../protocol/index.ts";
-import type { OutgoingPublish, Router, Session } from "../router/index.ts";
+import type { CommitWaiter, OutgoingPublish, Router, Session } from "../router/index.ts";
 import { AckQueue } from "./ack-queue.ts";
 import { answerFor } from "./answer-error.ts";
 import type { AuthState, ClientLimits, LinkContext } from "./context.ts";
@@ -33,7 +38,8 @@ import {
   maxIncomingPacketBytes,
   type PeerInfo,
 } from "./options.ts";
-import { NO_CLIENT_LIMITS, Outgoing } from "./outgoing.ts";
+import { Outbox } from "./outbox.ts";
+import { BEFORE_CONNECT, Outgoing } from "./outgoing.ts";
 import { InboundAliases } from "./topic-aliases.ts";
 
 /** How often a draining link looks whether its client has acknowledged everything. */
@@ -54,6 +60,7 @@ export class Link implements LinkContext {
   identity: ClientIdentity | undefined;
   #logger: Logger;
   readonly #socket: Duplex;
+  readonly #outbox: Outbox;
   #state: State = "connecting";
   #version: ProtocolVersion;
   #session: Session | undefined;
@@ -65,16 +72,13 @@ export class Link implements LinkContext {
   readonly #held: MqttPacket[] = [];
   /** Set by drain(): reading stays paused for good, whatever 'drain' or a handshake says. */
   #draining = false;
-  readonly #acks = new AckQueue((packet) => this.send(packet));
+  // Made on first use, so that an idle connection does not carry them.
+  #acks: AckQueue | undefined;
+  #qos0Waiter: CommitWaiter | undefined;
   #keepAliveTimer: NodeJS.Timeout | undefined;
-  #out = new Outgoing(NO_CLIENT_LIMITS);
-  readonly #handshakeAuth = new HandshakeAuth({
-    pause: () => this.#socket.pause(),
-    resume: () => {
-      if (!this.#draining && !this.#socket.writableNeedDrain) this.#socket.resume();
-    },
-    closeGracefully: () => this.closeGracefully(false),
-  });
+  #out = BEFORE_CONNECT;
+  /** Made when the handshake first needs it (an AUTH exchange, or packets held behind CONNECT). */
+  #handshakeAuthState: HandshakeAuth | undefined;
 
   constructor(
     socket: Duplex,
@@ -84,6 +88,7 @@ export class Link implements LinkContext {
     peer: PeerInfo = {},
   ) {
     this.#socket = socket;
+    this.#outbox = new Outbox(socket);
     this.options = options;
     this.peer = peer;
     // A WebSocket listener ("any") may serve MQTT 5 clients, which may use topic aliases.
@@ -158,6 +163,7 @@ export class Link implements LinkContext {
     this.#state = "connected";
     this.#logger = this.#logger.child({ client_id: clientId });
     clearTimeout(this.#connectTimer);
+    this.#connectTimer = undefined;
     if (keepAliveSec > 0) {
       // [MQTT-3.1.2-24] No packet within 1.5 x the keep-alive: the connection is dead.
       this.#keepAliveTimer = setTimeout(() => {
@@ -182,11 +188,26 @@ export class Link implements LinkContext {
   }
 
   reserveAck(): (packet: MqttPacket | undefined) => void {
+    this.#acks ??= new AckQueue((packet) => this.send(packet));
     return this.#acks.reserve();
+  }
+
+  get qos0Waiter(): CommitWaiter {
+    this.#qos0Waiter ??= {
+      committed: () => undefined,
+      failed: (error) => this.handlerFailed(error),
+    };
+    return this.#qos0Waiter;
   }
 
   send(packet: MqttPacket): void {
     if (!this.open) return;
+    const template = ackTemplateFor(packet, this.#version);
+    if (template !== undefined && template.bytes.length <= this.#out.limits.maxPacketBytes) {
+      this.#logSent(packet.cmd, template.bytes.length);
+      this.#outbox.pushTemplate(template, packet.packetId as number, false);
+      return;
+    }
     const bytes = this.#encode(packet.cmd, () => this.#out.encode(packet, this.#version));
     if (bytes === undefined) return;
     if (bytes === null) {
@@ -202,6 +223,26 @@ export class Link implements LinkContext {
 
   sendPublish(publish: OutgoingPublish): void {
     if (!this.open) return;
+    let template: PacketTemplate | undefined;
+    try {
+      template = this.#out.sharedPublish(publish, this.#version);
+    } catch (error) {
+      this.#logger.error(
+        { event: "packet.failed", err: error, packet: "publish" },
+        "not encodable",
+      );
+      this.#destroy();
+      return;
+    }
+    if (template !== undefined) {
+      if (template.bytes.length > this.#out.limits.maxPacketBytes) {
+        this.#dropTooLarge(publish);
+        return;
+      }
+      this.#logSent("publish", template.bytes.length);
+      this.#outbox.pushTemplate(template, publish.packetId ?? 0, publish.dup);
+      return;
+    }
     const bytes = this.#encode("publish", () => this.#out.encodePublish(publish, this.#version));
     if (bytes === undefined) return;
     if (bytes === null) {
@@ -227,12 +268,14 @@ export class Link implements LinkContext {
   }
 
   #write(cmd: MqttPacket["cmd"], bytes: Buffer): void {
+    this.#logSent(cmd, bytes.length);
+    this.#outbox.push(bytes);
+  }
+
+  #logSent(cmd: MqttPacket["cmd"], bytes: number): void {
     if (this.#logger.isLevelEnabled("debug")) {
-      this.#logger.debug({ event: "packet.sent", packet: cmd, bytes: bytes.length }, "sent");
+      this.#logger.debug({ event: "packet.sent", packet: cmd, bytes }, "sent");
     }
-    const ok = this.#socket.write(bytes);
-    // A client that does not read what we send is not read either, until 'drain'.
-    if (!ok) this.#socket.pause();
   }
 
   /**
@@ -319,7 +362,7 @@ export class Link implements LinkContext {
     const waitMs = Math.max(0, deadlineMs - Date.now());
     const timeout = new AbortController();
     await Promise.race([
-      this.#acks.idle(),
+      this.#acks?.idle() ?? Promise.resolve(),
       delay(waitMs, undefined, { signal: timeout.signal }).catch(() => undefined),
     ]);
     timeout.abort();
@@ -340,7 +383,7 @@ export class Link implements LinkContext {
     // While CONNECT is being handled (the password check is asynchronous), later packets
     // wait here, in order; reading is paused, so this holds at most the chunks already read.
     if (this.#handshaking) {
-      if (!this.#handshakeAuth.offer(packet)) this.#held.push(packet);
+      if (!this.#handshakeAuth().offer(packet)) this.#held.push(packet);
       return;
     }
     this.#dispatch(packet);
@@ -348,7 +391,18 @@ export class Link implements LinkContext {
 
   nextAuthPacket(): Promise<AuthPacket | undefined> {
     if (!this.open) return Promise.resolve(undefined);
-    return this.#handshakeAuth.next(this.#held);
+    return this.#handshakeAuth().next(this.#held);
+  }
+
+  #handshakeAuth(): HandshakeAuth {
+    this.#handshakeAuthState ??= new HandshakeAuth({
+      pause: () => this.#socket.pause(),
+      resume: () => {
+        if (!this.#draining && !this.#socket.writableNeedDrain) this.#socket.resume();
+      },
+      closeGracefully: () => this.closeGracefully(false),
+    });
+    return this.#handshakeAuthState;
   }
 
   #dispatch(packet: MqttPacket): void {
@@ -385,6 +439,10 @@ export class Link implements LinkContext {
     );
   }
 
+  handlerFailed(error: unknown): void {
+    this.#onHandlerError(error);
+  }
+
   #onHandlerError(error: unknown): void {
     if (error instanceof ProtocolError) {
       this.#reject(error);
@@ -416,6 +474,7 @@ export class Link implements LinkContext {
     if (!this.open) return;
     this.#state = "closing";
     this.#clearTimers();
+    this.#outbox.flush();
     this.#socket.end();
     setTimeout(() => this.#destroy(), CLOSE_GRACE_MS).unref();
   }
@@ -423,6 +482,7 @@ export class Link implements LinkContext {
   #destroy(): void {
     this.#clearTimers();
     if (this.#state !== "closed") this.#state = "closing";
+    this.#outbox.discard();
     this.#socket.destroy();
   }
 
@@ -435,7 +495,7 @@ export class Link implements LinkContext {
     const wasConnected = this.#session !== undefined;
     this.#state = "closed";
     this.#clearTimers();
-    this.#handshakeAuth.cancel();
+    this.#handshakeAuthState?.cancel();
     if (this.#slotHeld) {
       this.#slotHeld = false;
       this.options.slots.release();
@@ -444,5 +504,23 @@ export class Link implements LinkContext {
       this.router.disconnect(this.#session, this, { publishWill: this.#publishWillOnClose });
     }
     this.#logger.info({ event: "conn.closed" }, "connection closed");
+  }
+}
+
+/** The template of an acknowledgement without reason code or properties, else undefined. */
+function ackTemplateFor(packet: MqttPacket, version: ProtocolVersion): PacketTemplate | undefined {
+  switch (packet.cmd) {
+    case "puback":
+    case "pubrec":
+    case "pubrel":
+    case "pubcomp":
+      return packet.packetId === undefined ||
+        packet.reasonCode !== undefined ||
+        packet.properties !== undefined ||
+        packet.userPropertyList !== undefined
+        ? undefined
+        : ackTemplate(packet.cmd, version);
+    default:
+      return undefined;
   }
 }

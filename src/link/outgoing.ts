@@ -14,7 +14,13 @@
 //
 // Who calls it: link.ts, for every packet it writes. It never writes to the socket.
 
-import { encodePacket, type MqttPacket, type ProtocolVersion } from "../protocol/index.ts";
+import {
+  encodePacket,
+  encodePublishFast,
+  type MqttPacket,
+  type PacketTemplate,
+  type ProtocolVersion,
+} from "../protocol/index.ts";
 import type { OutgoingPublish } from "../router/index.ts";
 import type { ClientLimits } from "./context.ts";
 import { type AliasChoice, OutboundAliases } from "./topic-aliases.ts";
@@ -34,11 +40,13 @@ type PublishProperties = NonNullable<Extract<MqttPacket, { cmd: "publish" }>["pr
 
 export class Outgoing {
   readonly limits: ClientLimits;
-  readonly #aliases: OutboundAliases;
+  /** Only when the client accepts topic aliases (most do not: no maps for them). */
+  readonly #aliases: OutboundAliases | undefined;
 
   constructor(limits: ClientLimits) {
     this.limits = limits;
-    this.#aliases = new OutboundAliases(limits.topicAliasMax);
+    const aliases = new OutboundAliases(limits.topicAliasMax);
+    this.#aliases = aliases.enabled ? aliases : undefined;
   }
 
   /** The bytes of a packet other than a forwarded PUBLISH; undefined when it cannot fit. */
@@ -59,36 +67,81 @@ export class Outgoing {
    * the client's Maximum Packet Size (nothing about the connection changes then).
    */
   encodePublish(publish: OutgoingPublish, version: ProtocolVersion): Buffer | undefined {
-    const packet: Extract<MqttPacket, { cmd: "publish" }> = {
-      cmd: "publish",
-      topic: publish.topic,
-      payload: publish.payload,
-      qos: publish.qos,
-      dup: publish.dup,
-      retain: publish.retain,
-      ...(publish.packetId === undefined ? {} : { packetId: publish.packetId }),
-    };
-    if (version !== 5) return encodePacket(packet, version);
-    // Every forwarded property goes out as it came in; user properties in their own order.
-    const { userProperties, ...others } = publish.properties ?? {};
-    const properties: PublishProperties = { ...others };
-    if (userProperties !== undefined && userProperties.length > 0) {
-      packet.userPropertyList = userProperties;
-    }
+    const { packet, properties } = publishPacket(publish, version);
+    if (version !== 5) return encodePublish(packet, properties, version);
     let choice: AliasChoice | undefined;
-    if (this.#aliases.enabled) {
+    if (this.#aliases !== undefined) {
       // [MQTT-3.1.2-26] never above the client's Topic Alias Maximum (OutboundAliases).
       choice = this.#aliases.choose(publish.topic);
       properties.topicAlias = choice.alias;
       if (!choice.withTopic) packet.topic = "";
     }
-    if (Object.keys(properties).length > 0) packet.properties = properties;
-    const bytes = encodePacket(packet, version);
+    const bytes = encodePublish(packet, properties, version);
     // [MQTT-3.1.2-24] Not sent; the alias is not recorded either.
     if (bytes.length > this.limits.maxPacketBytes) return undefined;
-    if (choice !== undefined) this.#aliases.commit(publish.topic, choice);
+    if (choice !== undefined) this.#aliases?.commit(publish.topic, choice);
     return bytes;
   }
+
+  /**
+   * The encoding of a PUBLISH shared by every delivery of its message
+   * (packet-templates.ts: made once, the packet id and DUP patched when it is
+   * copied out), or undefined when this delivery cannot share it: the router
+   * gave it no templates, or topic aliases are in use on this connection (the
+   * topic then depends on the connection). The caller checks its size
+   * against the client's Maximum Packet Size.
+   */
+  sharedPublish(publish: OutgoingPublish, version: ProtocolVersion): PacketTemplate | undefined {
+    const templates = publish.templates;
+    if (templates === undefined || this.#aliases !== undefined) return undefined;
+    return templates.lookup(publish, version, () => {
+      const { packet, properties } = publishPacket(
+        { ...publish, packetId: 1, dup: false },
+        version,
+      );
+      return encodePublish(packet, properties, version);
+    });
+  }
+}
+
+/** Before CONNECT is accepted; it holds no state, so every link shares it. */
+export const BEFORE_CONNECT = new Outgoing(NO_CLIENT_LIMITS);
+
+/** A PUBLISH's bytes: by the fast path when it has no properties, else by mqtt-packet. */
+function encodePublish(
+  packet: Extract<MqttPacket, { cmd: "publish" }>,
+  properties: PublishProperties,
+  version: ProtocolVersion,
+): Buffer {
+  if (Object.keys(properties).length > 0) {
+    packet.properties = properties;
+    return encodePacket(packet, version);
+  }
+  if (packet.userPropertyList !== undefined) return encodePacket(packet, version);
+  return encodePublishFast(packet, version) ?? encodePacket(packet, version);
+}
+
+/** The PUBLISH packet of a delivery without its properties, and the properties (v5) to add. */
+function publishPacket(
+  publish: OutgoingPublish,
+  version: ProtocolVersion,
+): { packet: Extract<MqttPacket, { cmd: "publish" }>; properties: PublishProperties } {
+  const packet: Extract<MqttPacket, { cmd: "publish" }> = {
+    cmd: "publish",
+    topic: publish.topic,
+    payload: publish.payload,
+    qos: publish.qos,
+    dup: publish.dup,
+    retain: publish.retain,
+    ...(publish.packetId === undefined ? {} : { packetId: publish.packetId }),
+  };
+  if (version !== 5) return { packet, properties: {} };
+  // Every forwarded property goes out as it came in; user properties in their own order.
+  const { userProperties, ...others } = publish.properties ?? {};
+  if (userProperties !== undefined && userProperties.length > 0) {
+    packet.userPropertyList = userProperties;
+  }
+  return { packet, properties: { ...others } };
 }
 
 function withoutProblemInformation(packet: MqttPacket): MqttPacket {

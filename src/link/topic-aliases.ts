@@ -20,7 +20,8 @@ import { ProtocolError } from "../protocol/index.ts";
 
 export class InboundAliases {
   readonly #max: number;
-  readonly #topics = new Map<number, string>();
+  /** Made on the first alias set: most clients never use one. */
+  #topics: Map<number, string> | undefined;
 
   constructor(max: number) {
     this.#max = max;
@@ -44,10 +45,11 @@ export class InboundAliases {
     }
     if (topic.length > 0) {
       valid(topic);
+      this.#topics ??= new Map();
       this.#topics.set(alias, topic);
       return topic;
     }
-    const known = this.#topics.get(alias);
+    const known = this.#topics?.get(alias);
     if (known === undefined) throw new ProtocolError("ProtocolError", `topic alias ${alias} unset`);
     return known;
   }

@@ -13,6 +13,8 @@
 
 import { isUtf8 } from "node:buffer";
 import mqttPacket from "mqtt-packet";
+import { decodeFast } from "./fast-path.ts";
+import { forgetConnect, idleVersion, useLeanBuffer } from "./lean-parser.ts";
 import { ProtocolError } from "./protocol-error.ts";
 import {
   packetBytes,
@@ -69,9 +71,7 @@ export interface Decoder {
 }
 
 function fromRaw(raw: Raw, pairs: UserProperty[]): MqttPacket {
-  const { messageId, length: _length, ...rest } = raw as Raw & { length?: number };
-  const packet = rest as MqttPacket;
-  if (messageId !== undefined) packet.packetId = messageId;
+  const packet = raw.cmd === "publish" ? fromRawPublish(raw) : fromRawOther(raw);
   if (pairs.length === 0) return packet;
   // The packet's own properties come first on the wire; in a CONNECT the
   // will's properties follow them.
@@ -82,6 +82,32 @@ function fromRaw(raw: Raw, pairs: UserProperty[]): MqttPacket {
   if (packet.cmd === "connect" && pairs.length > own) {
     (packet as ConnectPacket).willUserPropertyList = pairs.slice(own);
   }
+  return packet;
+}
+
+function fromRawOther(raw: Raw): MqttPacket {
+  const { messageId, length: _length, ...rest } = raw as Raw & { length?: number };
+  const packet = rest as MqttPacket;
+  if (messageId !== undefined) packet.packetId = messageId;
+  return packet;
+}
+
+/**
+ * The hot path: a PUBLISH built field by field (an object rest copy is
+ * several times slower), with the same fields in the same order as
+ * fromRawOther makes them from mqtt-packet 9's Packet.
+ */
+function fromRawPublish(raw: mqttPacket.IPublishPacket): PublishPacket {
+  const packet: PublishPacket = {
+    cmd: "publish",
+    retain: raw.retain,
+    qos: raw.qos,
+    dup: raw.dup,
+    topic: raw.topic,
+    payload: raw.payload,
+  };
+  if (raw.properties !== undefined) packet.properties = raw.properties;
+  if (raw.messageId !== undefined) packet.packetId = raw.messageId;
   return packet;
 }
 
@@ -117,6 +143,7 @@ export function createDecoder(options: DecoderOptions): Decoder {
   const parser = mqttPacket.parser(
     options.protocolVersion === undefined ? {} : { protocolVersion: options.protocolVersion },
   );
+  useLeanBuffer(parser);
   let failed = false;
   let badUtf8 = false;
   watchStrings(parser, () => {
@@ -137,8 +164,24 @@ export function createDecoder(options: DecoderOptions): Decoder {
     options.onError(classifyParseError(error.message));
   });
   return {
-    push(chunk) {
+    push(input) {
       if (failed) return;
+      // Whole PUBLISH and ack packets at the start of the chunk take the fast
+      // path while the parser holds nothing; the rest goes to mqtt-packet.
+      let chunk = input;
+      const version = idleVersion(parser);
+      if (version !== undefined) {
+        let at = 0;
+        for (;;) {
+          const decoded = decodeFast(chunk, at, version, options.maxPacketBytes);
+          if (decoded === undefined) break;
+          at = decoded.end;
+          options.onPacket(decoded.packet, decoded.bytes);
+          if (failed) return;
+        }
+        if (at === chunk.length) return;
+        if (at > 0) chunk = chunk.subarray(at);
+      }
       try {
         parser.parse(chunk);
       } catch (error) {
@@ -171,6 +214,7 @@ export function createDecoder(options: DecoderOptions): Decoder {
           options.onError(new ProtocolError("ProtocolError", `property ${repeated} repeated`));
           return;
         }
+        if (packet.cmd === "connect") forgetConnect(parser);
         options.onPacket(fromRaw(packet, list), bytes);
       }
       // A packet still being received: refuse it once its announced length is

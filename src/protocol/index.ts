@@ -20,6 +20,16 @@ export {
   type UnsubackPacket,
   type UnsubscribePacket,
 } from "./codec.ts";
+export { decodeFast, encodePublishFast } from "./fast-path.ts";
+export {
+  type AckCommand,
+  ackTemplate,
+  DUP_FLAG,
+  type PacketTemplate,
+  PublishTemplates,
+  TemplateBudget,
+  type TemplateSource,
+} from "./packet-templates.ts";
 export { ProtocolError } from "./protocol-error.ts";
 export {
   ConnackReturnCodeV3,

@@ -18,8 +18,9 @@
 
 import type { LogRecord, RecordInput } from "../../storage/index.ts";
 import type { Logger } from "../log.ts";
-import { decodeBody, type OutgoingPublish, publisherOf, type Qos } from "./message.ts";
+import type { OutgoingPublish, Qos } from "./message.ts";
 import { isExpired, outgoingPublish } from "./outgoing.ts";
+import { type DecodedMessage, decodeMessage, type RecentMessages } from "./recent-messages.ts";
 import type {
   InflightEntry,
   RetainedDelivery,
@@ -45,9 +46,10 @@ export interface RouterLog {
 
 export interface PumpContext {
   log: RouterLog;
+  /** Recently delivered messages, decoded (and encoded) once for every session. */
+  recent: RecentMessages;
   logger: Logger;
   store: SessionStore | undefined;
-  maxInflight: number;
   maxOutgoingPacketCount: number;
   /** Pump this session again later (after an async read, a write, or on the next turn). */
   repump: (session: Session) => void;
@@ -85,39 +87,68 @@ export function recordAt(reader: LogReader, offset: number, log: RouterLog): Log
   return log.readCached(offset, 1)?.[0];
 }
 
+/**
+ * The message at `offset`, decoded, if it is at hand; the first record after
+ * a gap (its offset is then above `offset`); or undefined (then readAsync).
+ * Messages from the log's memory cache are decoded once for all sessions
+ * (`recent`); records read from disk for one lagging reader are decoded for
+ * it alone, so that the ring never keeps a disk-loaded segment's buffer alive.
+ */
+export function messageAt(
+  reader: LogReader,
+  offset: number,
+  log: RouterLog,
+  recent: RecentMessages,
+): DecodedMessage | LogRecord | undefined {
+  const buffer = readBuffers.get(reader);
+  if (buffer !== undefined && offset >= buffer.from) return recordAt(reader, offset, log);
+  const hit = recent.get(offset);
+  if (hit !== undefined) return hit;
+  const record = log.readCached(offset, 1)?.[0];
+  return record === undefined || record.offset !== offset ? record : recent.add(record);
+}
+
+/** A message decoded for delivery: as it is when it came from the ring, else decoded now. */
+export function decoded(message: DecodedMessage | LogRecord): DecodedMessage {
+  return "body" in message ? decodeMessage(message) : message;
+}
+
 /** One delivery decision: the message, its QoS and flags for this session, or undefined to skip it. */
 export function deliveryOf(
   session: Session,
-  record: LogRecord,
+  message: DecodedMessage,
   subscriptions: readonly Subscription[],
   nowMs: number,
 ): OutgoingPublish | undefined {
   // [MQTT-3.3.2-5] An expired message is not sent to a subscriber it has not reached.
-  if (isExpired(record.expiresAtMs, nowMs)) return undefined;
-  const own = subscriptions.some((s) => s.noLocal) && publisherOf(record.body) === session.clientId;
+  if (isExpired(message.expiresAtMs, nowMs)) return undefined;
+  const own = subscriptions.some((s) => s.noLocal) && message.publisherId === session.clientId;
   // [MQTT-3.8.3-3] No Local: not sent back to the client that published it.
   const subs = own ? subscriptions.filter((s) => !s.noLocal) : subscriptions;
   if (subs.length === 0) return undefined;
   let granted: Qos = 0;
   for (const sub of subs) if (sub.qos > granted) granted = sub.qos;
-  const { payload, properties } = decodeBody(record.body);
   const ids: number[] = [];
   for (const sub of subs) if (sub.subscriptionId !== undefined) ids.push(sub.subscriptionId);
-  return outgoingPublish(
+  const publish = outgoingPublish(
     {
-      topic: record.topic,
+      topic: message.topic,
       // [MQTT-3.8.4-8] The minimum of the published QoS and the granted QoS.
-      qos: Math.min(record.qos, granted) as Qos,
+      qos: Math.min(message.qos, granted) as Qos,
       // [MQTT-3.3.1-12] RETAIN 0 on forwarded messages, unless Retain As Published [MQTT-3.3.1-13].
-      retain: record.retain && subs.some((s) => s.retainAsPublished),
-      payload,
-      properties,
-      expiresAtMs: record.expiresAtMs,
+      retain: message.retain && subs.some((s) => s.retainAsPublished),
+      payload: message.payload,
+      properties: message.properties,
+      expiresAtMs: message.expiresAtMs,
       // [MQTT-3.3.4-3] [MQTT-3.3.4-4] Every matching subscription's identifier, in one copy.
       subscriptionIds: ids,
     },
     nowMs,
   );
+  // The link uses the shared encoding only while the properties are the message's own
+  // object: subscription identifiers or an expiry countdown make a new one (outgoing.ts).
+  if (message.templates !== undefined) publish.templates = message.templates;
+  return publish;
 }
 
 /** Adds a QoS 1/2 publish to the session's inflight window with a fresh packet id. */
@@ -164,7 +195,7 @@ function collect(
   out: OutgoingPublish[],
 ): number {
   let budget = ctx.maxOutgoingPacketCount;
-  const roomFor = (qos: Qos): boolean => qos === 0 || session.inflight.size < ctx.maxInflight;
+  const roomFor = (qos: Qos): boolean => qos === 0 || session.inflightCount < session.maxInflight;
   const writable = (): boolean =>
     link.writable && session.pendingSends < ctx.maxOutgoingPacketCount;
   const emit = (publish: OutgoingPublish, offset: number | null, expiresAtMs: number | null) => {
@@ -196,7 +227,7 @@ function collect(
     if (!roomFor(1)) return budget;
     const next = session.nextDelivery(ctx.log.committedOffset);
     if (next === undefined) return budget;
-    const record = recordAt(session, next.offset, ctx.log);
+    const record = messageAt(session, next.offset, ctx.log, ctx.recent);
     if (record === undefined) {
       readAsync(session, next.offset, ctx, () => ctx.repump(session));
       return budget;
@@ -216,7 +247,7 @@ function collect(
       continue;
     }
     session.cursor = next.offset + 1;
-    const publish = deliveryOf(session, record, next.subscriptions, now);
+    const publish = deliveryOf(session, decoded(record), next.subscriptions, now);
     if (publish !== undefined) emit(publish, record.offset, record.expiresAtMs);
   }
   return budget;

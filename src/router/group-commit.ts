@@ -3,6 +3,9 @@
 // the appends of every socket read in that turn share it (DESIGN.md, step 3).
 // When a commit resolves, its publishers may be acknowledged and the filter
 // indices that received offsets are handed back so their subscribers can be fed.
+// Waiters are objects called back in order (CommitWaiter), not promises, so
+// that a publish costs no promise; `wait()` wraps one for the rare callers
+// that want a promise.
 //
 // Who calls it: the router only.
 
@@ -13,11 +16,17 @@ import type { SharedGroup } from "./shared-group.ts";
 
 type Index = FilterIndex<Session, SharedGroup>;
 
+/** Told once whether the commit holding an append succeeded. */
+export interface CommitWaiter {
+  committed(): void;
+  failed(error: unknown): void;
+}
+
 export class GroupCommit {
   readonly #log: RouterLog;
   readonly #onCommitted: (dirty: Set<Index>) => void;
   readonly #onFailed: (error: unknown) => void;
-  #waiters: Array<{ resolve: () => void; reject: (error: unknown) => void }> = [];
+  #waiters: CommitWaiter[] = [];
   #dirty = new Set<Index>();
   #scheduled = false;
   #running: Promise<void> = Promise.resolve();
@@ -37,14 +46,17 @@ export class GroupCommit {
     this.#dirty.add(index);
   }
 
+  /** Calls `waiter` back once everything appended before this call is committed. */
+  add(waiter: CommitWaiter): void {
+    this.#waiters.push(waiter);
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(this.#run);
+  }
+
   /** Resolves when everything appended before this call is committed. */
   wait(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.#waiters.push({ resolve, reject });
-      if (this.#scheduled) return;
-      this.#scheduled = true;
-      setImmediate(() => this.#run());
-    });
+    return new Promise((resolve, reject) => this.add({ committed: resolve, failed: reject }));
   }
 
   /** Graceful stop: waits for the scheduled and running commits; never rejects. */
@@ -53,7 +65,7 @@ export class GroupCommit {
     await this.#running;
   }
 
-  #run(): void {
+  readonly #run = (): void => {
     this.#scheduled = false;
     const waiters = this.#waiters;
     const dirty = this.#dirty;
@@ -61,13 +73,13 @@ export class GroupCommit {
     this.#dirty = new Set();
     this.#running = this.#log.commit().then(
       () => {
-        for (const waiter of waiters) waiter.resolve();
+        for (const waiter of waiters) waiter.committed();
         this.#onCommitted(dirty);
       },
       (error: unknown) => {
         this.#onFailed(error);
-        for (const waiter of waiters) waiter.reject(error);
+        for (const waiter of waiters) waiter.failed(error);
       },
     );
-  }
+  };
 }

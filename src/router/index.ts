@@ -1,6 +1,7 @@
 // Front door of src/router. Links and broker.ts import only this file.
 
 export type { RouterLog } from "./delivery.ts";
+export type { CommitWaiter } from "./group-commit.ts";
 export type { ForwardedProperties, Message, OutgoingPublish, Qos } from "./message.ts";
 export {
   type ConnectRequest,

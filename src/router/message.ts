@@ -24,6 +24,7 @@
 // key order, so old logs stay readable without a new format version.
 
 import assert from "node:assert/strict";
+import type { PublishTemplates } from "../protocol/index.ts";
 
 export type Qos = 0 | 1 | 2;
 
@@ -71,6 +72,13 @@ export interface OutgoingPublish {
   /** Present when qos > 0. */
   packetId?: number;
   properties?: OutgoingProperties;
+  /**
+   * The message's encoded bytes, shared by every delivery of it. Used by the
+   * link only while topic, payload and properties are the objects they were
+   * made from: a delivery with per-subscriber properties makes a new
+   * properties object (or leaves this out) and is encoded on its own.
+   */
+  templates?: PublishTemplates | undefined;
 }
 
 const BODY_FORMAT_VERSION = 1;

@@ -39,7 +39,17 @@ export function outgoingProperties(
   fields: Pick<OutgoingFields, "properties" | "expiresAtMs" | "subscriptionIds">,
   nowMs: number,
 ): OutgoingProperties | undefined {
-  const out: OutgoingProperties = { ...fields.properties };
+  const stored = fields.properties;
+  if (fields.subscriptionIds.length === 0 && fields.expiresAtMs === null) {
+    // Nothing per subscriber: the stored object itself, so that every delivery of the
+    // message shares one encoding (packet-templates.ts compares properties by identity).
+    if (stored === undefined) return undefined;
+    const own = stored as OutgoingProperties;
+    if (own.subscriptionIdentifier === undefined && own.messageExpiryInterval === undefined) {
+      return Object.keys(stored).length === 0 ? undefined : stored;
+    }
+  }
+  const out: OutgoingProperties = { ...stored };
   // Stored properties never carry these two; they are computed per delivery.
   delete out.subscriptionIdentifier;
   delete out.messageExpiryInterval;

@@ -1,13 +1,16 @@
 // Who delivers when: the router's one place that starts delivery, to
 // sessions (delivery.ts) and shared groups (shared-delivery.ts), after a
 // commit (the readers of the filter indices that received offsets), when a
-// session has room again, and never once the broker is stopping (Router.stopDelivering).
+// session has room again (`soon`: once per session after the acks of one
+// socket read, not once per ack), and never once the broker is stopping
+// (Router.stopDelivering).
 //
 // Who calls it: the router only.
 
 import type { Logger } from "../log.ts";
 import { type PumpContext, pumpSession, type RouterLog } from "./delivery.ts";
 import type { FilterIndex } from "./filter-index.ts";
+import { RecentMessages } from "./recent-messages.ts";
 import type { Session } from "./session.ts";
 import type { SessionStore } from "./session-store.ts";
 import { type GroupPumpContext, pumpGroup } from "./shared-delivery.ts";
@@ -30,6 +33,9 @@ export interface PumpsOptions {
 export class Pumps {
   readonly #options: PumpsOptions;
   readonly #groupContext: GroupPumpContext;
+  readonly #sessionContext: PumpContext;
+  /** Sessions to pump at the end of the current task (`soon`). */
+  readonly #due = new Set<Session>();
   /** False once the broker is stopping: nothing new goes out, acknowledgements still come in. */
   #delivering = true;
 
@@ -45,6 +51,15 @@ export class Pumps {
       pumpMember: (s) => this.session(s),
       fail: options.fail,
     };
+    this.#sessionContext = {
+      log: options.log,
+      recent: new RecentMessages(),
+      logger: options.logger,
+      store: options.store,
+      maxOutgoingPacketCount: options.maxOutgoingPacketCount,
+      repump: (s) => this.session(s),
+      fail: options.fail,
+    };
   }
 
   /** From now on nothing new is sent. */
@@ -55,9 +70,25 @@ export class Pumps {
   /** Delivers what the session is owed (retained messages, then the log from its cursor) and feeds its groups. */
   session(session: Session): void {
     if (!this.#delivering) return;
-    pumpSession(session, this.#sessionContext(session));
-    for (const group of session.groups) this.group(group);
+    pumpSession(session, this.#sessionContext);
+    if (session.inGroups) for (const group of session.groups) this.group(group);
   }
+
+  /**
+   * Pumps `session` once the packets being handled now are done (a
+   * microtask): the PUBACKs of one socket read free the window once and
+   * refill it with one round.
+   */
+  soon(session: Session): void {
+    if (this.#due.size === 0) queueMicrotask(this.#pumpDue);
+    this.#due.add(session);
+  }
+
+  readonly #pumpDue = (): void => {
+    const sessions = [...this.#due];
+    this.#due.clear();
+    for (const session of sessions) this.session(session);
+  };
 
   group(group: SharedGroup): void {
     if (this.#delivering) pumpGroup(group, this.#groupContext);
@@ -72,22 +103,9 @@ export class Pumps {
       for (const g of index.groups) groups.add(g);
     }
     if (this.#delivering) {
-      for (const session of sessions) pumpSession(session, this.#sessionContext(session));
+      for (const session of sessions) pumpSession(session, this.#sessionContext);
       for (const group of groups) this.group(group);
     }
     for (const index of dirty) this.#options.table.trimConsumed(index, TRIM_THRESHOLD);
-  }
-
-  #sessionContext(session: Session): PumpContext {
-    const o = this.#options;
-    return {
-      log: o.log,
-      logger: o.logger,
-      store: o.store,
-      maxInflight: session.maxInflight,
-      maxOutgoingPacketCount: o.maxOutgoingPacketCount,
-      repump: (s) => this.session(s),
-      fail: o.fail,
-    };
   }
 }

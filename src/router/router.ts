@@ -26,7 +26,7 @@ import type { IndexDb } from "../../storage/index.ts";
 import type { Logger } from "../log.ts";
 import { armDeadline } from "./deadline.ts";
 import type { RouterLog } from "./delivery.ts";
-import { GroupCommit } from "./group-commit.ts";
+import { type CommitWaiter, GroupCommit } from "./group-commit.ts";
 import { type InboundDeps, receiveQos2, releaseQos2 } from "./inbound-qos2.ts";
 import { encodeBody, type Message, type Origin } from "./message.ts";
 import { type AckDeps, puback, pubcomp, pubrec, reclaimShared } from "./outbound-acks.ts";
@@ -131,7 +131,7 @@ export class Router {
     });
     this.#acks = {
       store: this.#store,
-      pump: (s) => this.pump(s),
+      pump: (s) => this.#pumps.soon(s),
       pumpGroup: (g) => this.#pumps.group(g),
     };
     this.#inbound = {
@@ -208,12 +208,17 @@ export class Router {
     const link = session.link;
     if (link === undefined) return;
     const now = Date.now();
+    if (session.inflightCount > 0) this.#resend(session, link, now);
+    this.pump(session);
+  }
+
+  /** Resends every unacknowledged message with DUP set, and the PUBRELs awaiting PUBCOMP. */
+  #resend(session: Session, link: SessionLink, now: number): void {
     for (const [packetId, entry] of session.inflight) {
       if (entry.phase === "publish")
         link.sendPublish(resendOf(entry.publish, entry.expiresAtMs, now));
       else link.sendPubrel(packetId);
     }
-    this.pump(session);
   }
 
   /**
@@ -259,6 +264,25 @@ export class Router {
     this.#append(message);
     await this.#commits.wait();
     if (message.retain) await this.#retained.store(message);
+  }
+
+  /**
+   * `publish` without a promise: appends now (throws if the log failed) and
+   * calls `waiter` once the message is committed (and, if retained, stored).
+   */
+  publishThen(message: Message, waiter: CommitWaiter): void {
+    this.#append(message);
+    if (!message.retain) {
+      this.#commits.add(waiter);
+      return;
+    }
+    this.#commits
+      .wait()
+      .then(() => this.#retained.store(message))
+      .then(
+        () => waiter.committed(),
+        (error: unknown) => waiter.failed(error),
+      );
   }
 
   /** Appends a message and marks the filter indices it matches; returns its offset. */
@@ -345,6 +369,7 @@ export class Router {
    */
   deliverySettled(session: Session): boolean {
     if (session.pendingSends > 0) return false;
+    if (session.inflightCount === 0) return true;
     for (const entry of session.inflight.values()) if (entry.phase === "publish") return false;
     return true;
   }

@@ -91,18 +91,14 @@ export class Session {
   persistent: boolean;
   /** MQTT 5 session expiry interval in seconds once offline; 0 for 3.1.1 persistent = never. */
   expiryIntervalSec: number;
-  readonly subscriptions = new Map<string, Subscription>();
-  /** The shared groups this session is a member of (its `$share/...` subscriptions). */
-  readonly groups = new Set<SharedGroup>();
+  // The four collections below are made on first use (the getters): an idle
+  // connection's session would otherwise carry four empty ones (about 700 bytes).
+  #subscriptions: Map<string, Subscription> | undefined;
+  #groups: Set<SharedGroup> | undefined;
+  #inflight: Map<number, InflightEntry> | undefined;
+  #inboundQos2: Map<number, Promise<void>> | undefined;
   /** The next log offset this session considers for delivery. */
   cursor: number;
-  readonly inflight = new Map<number, InflightEntry>();
-  /**
-   * Inbound QoS 2 packet ids whose PUBREL has not come yet, each with the
-   * commit of its PUBLISH: a resent PUBLISH with the same id is not appended
-   * again, it waits for the same commit (spec 4.3.3, method A).
-   */
-  readonly inboundQos2 = new Map<number, Promise<void>>();
   /** Retained messages owed because of a SUBSCRIBE, sent before log messages. */
   readonly retainedQueue: RetainedDelivery[] = [];
   link: SessionLink | undefined;
@@ -133,15 +129,53 @@ export class Session {
     this.expiryIntervalSec = expiryIntervalSec;
   }
 
+  /** The session's subscriptions by filter. */
+  get subscriptions(): Map<string, Subscription> {
+    this.#subscriptions ??= new Map();
+    return this.#subscriptions;
+  }
+
+  /** The shared groups this session is a member of (its `$share/...` subscriptions). */
+  get groups(): Set<SharedGroup> {
+    this.#groups ??= new Set();
+    return this.#groups;
+  }
+
+  /** Whether the session is a member of any shared group (without making the set). */
+  get inGroups(): boolean {
+    return this.#groups !== undefined && this.#groups.size > 0;
+  }
+
+  /** The outgoing QoS 1/2 messages not yet acknowledged, by packet id. */
+  get inflight(): Map<number, InflightEntry> {
+    this.#inflight ??= new Map();
+    return this.#inflight;
+  }
+
+  /** The size of `inflight`, without making the map. */
+  get inflightCount(): number {
+    return this.#inflight?.size ?? 0;
+  }
+
+  /**
+   * Inbound QoS 2 packet ids whose PUBREL has not come yet, each with the
+   * commit of its PUBLISH: a resent PUBLISH with the same id is not appended
+   * again, it waits for the same commit (spec 4.3.3, method A).
+   */
+  get inboundQos2(): Map<number, Promise<void>> {
+    this.#inboundQos2 ??= new Map();
+    return this.#inboundQos2;
+  }
+
   /**
    * A packet id not used by any inflight message [MQTT-2.3.1-2]. The caller has
    * checked that the inflight window has room, so the search ends.
    */
   allocatePacketId(): number {
-    assert.ok(this.inflight.size < MAX_PACKET_ID, "no free packet id");
+    assert.ok(this.inflightCount < MAX_PACKET_ID, "no free packet id");
     for (;;) {
       this.#lastPacketId = this.#lastPacketId >= MAX_PACKET_ID ? 1 : this.#lastPacketId + 1;
-      if (!this.inflight.has(this.#lastPacketId)) return this.#lastPacketId;
+      if (this.#inflight?.has(this.#lastPacketId) !== true) return this.#lastPacketId;
     }
   }
 
@@ -155,7 +189,8 @@ export class Session {
   nextDelivery(end: number): { offset: number; subscriptions: Subscription[] } | undefined {
     let best: number | undefined;
     let matching: Subscription[] = [];
-    for (const sub of this.subscriptions.values()) {
+    if (this.#subscriptions === undefined) return undefined;
+    for (const sub of this.#subscriptions.values()) {
       if (sub.group !== undefined) continue;
       const offset = sub.index.nextAtOrAfter(Math.max(this.cursor, sub.sinceOffset));
       if (offset === undefined || offset >= end) continue;

@@ -14,7 +14,14 @@
 // when a member leaves). Never touches a socket except through SessionLink.
 
 import type { Logger } from "../log.ts";
-import { addInflight, deliveryOf, type RouterLog, readAsync, recordAt } from "./delivery.ts";
+import {
+  addInflight,
+  decoded,
+  deliveryOf,
+  type RouterLog,
+  readAsync,
+  recordAt,
+} from "./delivery.ts";
 import type { OutgoingPublish } from "./message.ts";
 import { isExpired } from "./outgoing.ts";
 import type { Session, SessionLink } from "./session.ts";
@@ -65,7 +72,7 @@ function ready(session: Session, ctx: GroupPumpContext): boolean {
   return (
     session.link?.writable === true &&
     session.pendingSends < ctx.maxOutgoingPacketCount &&
-    session.inflight.size < session.maxInflight
+    session.inflightCount < session.maxInflight
   );
 }
 
@@ -108,7 +115,7 @@ function handOut(
     if (member === undefined || sub === undefined || member.link === undefined) break;
     group.consume(next.offset, next.again);
     changed = true;
-    const publish = deliveryOf(member, record, [sub], now);
+    const publish = deliveryOf(member, decoded(record), [sub], now);
     if (publish === undefined) continue;
     if (publish.qos > 0) {
       const entry = addInflight(member, publish, record.offset, record.expiresAtMs);

@@ -58,6 +58,11 @@ export class Handshakes {
   }
 
   /** Starts the handshakes of an accepted socket; onStream follows when they succeed. */
+  /** Plain TCP: no TLS or WebSocket handshake comes before MQTT. */
+  get plain(): boolean {
+    return this.#server === undefined;
+  }
+
   admit(socket: Socket): void {
     if (this.#server === undefined) {
       this.#options.onStream(socket, connectionKey(socket), {});

@@ -12,7 +12,7 @@
 import { createServer, type Server, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { Link, type LinkOptions, maxIncomingPacketBytes, type PeerInfo } from "../link/index.ts";
-import type { Logger } from "../log.ts";
+import { type Logger, withFields } from "../log.ts";
 import type { Router } from "../router/index.ts";
 import { connectionKey, Handshakes } from "./handshake.ts";
 import type { ServerTls } from "./tls-context.ts";
@@ -54,13 +54,21 @@ interface Handshaking {
   timer: NodeJS.Timeout;
 }
 
+/** Keeps an 'error' on a socket that waits for its turn from crashing the broker. */
+function ignoreError(): void {}
+
 export class Listener {
   readonly #options: ListenerOptions;
   readonly #router: Router;
   readonly #logger: Logger;
   readonly #handshakes: Handshakes;
-  readonly #links = new Set<Link>();
-  readonly #streams = new Set<Duplex>();
+  /** Every started link by its stream, until the stream closes. */
+  readonly #links = new Map<Duplex, Link>();
+  /**
+   * One 'close' listener shared by every stream of this listener (`this` is
+   * the stream), rather than a closure per connection.
+   */
+  readonly #forget: (this: Duplex) => void;
   readonly #pending: Socket[] = [];
   readonly #handshaking = new Map<string, Handshaking>();
   #server: Server | undefined;
@@ -79,6 +87,10 @@ export class Listener {
       logger: this.#logger,
       onStream: (stream, key, peer) => this.#startLink(stream, key, peer),
     });
+    const links = this.#links;
+    this.#forget = function (this: Duplex) {
+      links.delete(this);
+    };
   }
 
   /** Binds the port; resolves with the bound address (port 0 picks a free one). */
@@ -130,12 +142,12 @@ export class Listener {
    * destroying those still open SHUTDOWN_GRACE_MS after the last drain.
    */
   async closeLinks(drainDeadlineMs: number): Promise<void> {
-    const closed = [...this.#streams].map(
+    const closed = [...this.#links.keys()].map(
       (stream) => new Promise<void>((resolve) => stream.once("close", () => resolve())),
     );
-    await Promise.all([...this.#links].map((link) => link.drain(drainDeadlineMs)));
+    await Promise.all([...this.#links.values()].map((link) => link.drain(drainDeadlineMs)));
     const timer = setTimeout(() => {
-      for (const stream of this.#streams) stream.destroy();
+      for (const stream of this.#links.keys()) stream.destroy();
     }, SHUTDOWN_GRACE_MS);
     await Promise.all(closed);
     clearTimeout(timer);
@@ -149,7 +161,7 @@ export class Listener {
       return;
     }
     socket.pause();
-    socket.on("error", () => undefined); // a reset while queued must not crash the broker
+    socket.on("error", ignoreError); // a reset while queued must not crash the broker
     this.#pending.push(socket);
     this.#drain();
   }
@@ -176,6 +188,12 @@ export class Listener {
   #admit(socket: Socket): void {
     if (socket.destroyed) return;
     const key = connectionKey(socket);
+    if (this.#handshakes.plain) {
+      // Plain TCP: MQTT starts at once, under the whole connect deadline; no
+      // handshake bookkeeping stays attached to the socket.
+      this.#beginLink(socket, key, {}, this.#options.link.connectionTimeoutMs);
+      return;
+    }
     const timer = setTimeout(() => {
       this.#logger.warn(
         { event: "conn.closed", reason: "handshake_timeout", remote: key },
@@ -204,16 +222,18 @@ export class Listener {
     this.#handshaking.delete(key);
     const elapsedMs = Date.now() - entry.acceptedAtMs;
     const remainingMs = Math.max(1, this.#options.link.connectionTimeoutMs - elapsedMs);
+    this.#beginLink(stream, key, peer, remainingMs);
+  }
+
+  #beginLink(stream: Duplex, key: string, peer: PeerInfo, remainingMs: number): void {
     const conn = nextConn++;
-    const logger = this.#logger.child({ conn, remote: key });
+    const logger = withFields(this.#logger, { conn, remote: key });
     logger.debug({ event: "conn.accepted" }, "connection accepted");
     const link = new Link(stream, this.#options.link, this.#router, logger, peer);
-    this.#links.add(link);
-    this.#streams.add(stream);
-    stream.once("close", () => {
-      this.#links.delete(link);
-      this.#streams.delete(stream);
-    });
+    // On plain TCP the stream is the accepted socket: the link handles its errors from now on.
+    stream.off("error", ignoreError);
+    this.#links.set(stream, link);
+    stream.on("close", this.#forget);
     link.start(remainingMs);
     stream.resume();
   }

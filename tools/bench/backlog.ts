@@ -164,7 +164,7 @@ async function main(): Promise<void> {
     subscribers: { default: "500" },
     messages: { default: "5000" },
     payload: { default: "1024" },
-    window: { default: "20" },
+    window: { default: "100" },
     concurrency: { default: "100" },
     "settle-ms": { default: "1000" },
     "timeout-ms": { default: "300000" },

@@ -17,6 +17,11 @@ export const GENERATOR_CPU = "1";
 const READY_TIMEOUT_MS = 120_000;
 const STOP_TIMEOUT_MS = 60_000;
 const PROBE_INTERVAL_MS = 10;
+/**
+ * Outgoing QoS 1/2 messages in flight per client, the same for every broker that has such a
+ * limit (our max_inflight_count, mosquitto's max_inflight_messages; aedes has none).
+ */
+export const INFLIGHT_WINDOW = 100;
 const MOSQUITTO = "/usr/sbin/mosquitto";
 const OUR_CLI_SOURCE = join(REPO_ROOT, "src/cli/rumqttd.ts");
 const OUR_CLI_BUILT = join(REPO_ROOT, "dist/src/cli/rumqttd.js");
@@ -59,6 +64,9 @@ const mosquitto: BrokerSpec = {
       // temp dir, and then silently persists nothing; "root" means: do not switch.
       "user root",
       "max_queued_messages 0",
+      // The same outgoing window as our broker's max_inflight_count (mosquitto's default is
+      // 20); it also bounds the QoS 2 publishes mosquitto takes from a v3.1.1 client.
+      `max_inflight_messages ${INFLIGHT_WINDOW}`,
       "persistence true",
       `persistence_location ${dataDir}/`,
       "log_dest stderr",
@@ -127,7 +135,7 @@ function ours(sync: "fsync" | "os"): BrokerSpec {
         "  connection_timeout_ms = 60000",
         "  max_client_id_len = 256",
         "  max_payload_size = 20480",
-        "  max_inflight_count = 100",
+        `  max_inflight_count = ${INFLIGHT_WINDOW}`,
         "",
       ].join("\n");
       const configPath = join(dir, "rumqttd.toml");

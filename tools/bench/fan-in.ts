@@ -8,8 +8,9 @@
 // received by the subscriber in total (so the broker is saturated but never buried). The rate is
 // messages received / (last receive - first send). The run stops by itself when everything
 // arrived, after `--timeout-ms`, or when nothing arrived for `--stall-ms`; the outcome says which.
-// The window defaults to 20, mosquitto's receive maximum: mosquitto 2.0.11 stops answering a
-// v3.1.1 publisher that has more QoS 2 publishes in flight than that.
+// The window defaults to 100, the inflight limit run.ts gives every broker (mosquitto 2.0.11
+// stops answering a v3.1.1 publisher with more QoS 2 publishes in flight than its
+// max_inflight_messages, 20 unless configured).
 // The generator's own CPU use (% of one core) and, with `--pid`, the broker's are reported so the
 // reader can tell which side was the bottleneck.
 //
@@ -39,7 +40,7 @@ async function main(): Promise<void> {
     publishers: { default: "4" },
     messages: { default: "" },
     payload: { default: "64" },
-    window: { default: "20" },
+    window: { default: "100" },
     budget: { default: "800" },
     prefix: { default: "bench/fan-in" },
     "timeout-ms": { default: "60000" },
@@ -53,7 +54,7 @@ async function main(): Promise<void> {
       ? DEFAULT_MESSAGES_PER_PUBLISHER[qos]
       : int(values.messages ?? "", "messages");
   const payloadBytes = int(values.payload ?? "64", "payload");
-  const window = int(values.window ?? "20", "window");
+  const window = int(values.window ?? "100", "window");
   const budget = int(values.budget ?? "800", "budget");
   const prefix = `${values.prefix}/${process.pid}`;
   const connect = { host: target.host, port: target.port, timeoutMs: HANDSHAKE_TIMEOUT_MS };
@@ -103,6 +104,10 @@ async function main(): Promise<void> {
   const brokerTicksEnd = cpuTicks(target.pid);
   const firstSendMs = Math.min(...pubs.map((p) => p.firstSendMs));
   const durationMs = lastReceiveMs - firstSendMs;
+  const brokerCpuMs =
+    brokerTicksStart === null || brokerTicksEnd === null
+      ? null
+      : ((brokerTicksEnd - brokerTicksStart) / TICKS_PER_SEC) * 1000;
   emit({
     scenario: "fan-in",
     qos,
@@ -115,10 +120,9 @@ async function main(): Promise<void> {
     durationMs: round(durationMs),
     msgPerSec: Math.round((subscriber.received / durationMs) * 1000),
     generatorCpuPercent: ownCpuPercent(cpuStart, wallMs),
-    brokerCpuPercent:
-      brokerTicksStart === null || brokerTicksEnd === null
-        ? null
-        : round((((brokerTicksEnd - brokerTicksStart) / TICKS_PER_SEC) * 1000 * 100) / wallMs),
+    brokerCpuPercent: brokerCpuMs === null ? null : round((brokerCpuMs * 100) / wallMs),
+    brokerCpuUsPerMsg:
+      brokerCpuMs === null ? null : round((brokerCpuMs * 1000) / subscriber.received, 2),
   });
   subscriber.destroy();
 }

@@ -13,6 +13,7 @@
 // Prints one JSON line.
 import { RawClient } from "./load/client.ts";
 import {
+  cpuTicks,
   emit,
   int,
   openMany,
@@ -20,6 +21,7 @@ import {
   parseOptions,
   round,
   runMain,
+  TICKS_PER_SEC,
   waitUntil,
 } from "./load/common.ts";
 import { PublishTemplate } from "./load/packets.ts";
@@ -81,6 +83,7 @@ async function main(): Promise<void> {
 
   const expected = count * subscriberCount;
   const cpuStart = process.cpuUsage();
+  const brokerTicksStart = cpuTicks(target.pid);
   const wallStart = performance.now();
   publisher.kick();
   const outcome = await waitUntil(
@@ -90,6 +93,11 @@ async function main(): Promise<void> {
     int(values["stall-ms"] ?? "", "stall-ms"),
   );
   const wallMs = performance.now() - wallStart;
+  const brokerTicksEnd = cpuTicks(target.pid);
+  const brokerCpuMs =
+    brokerTicksStart === null || brokerTicksEnd === null
+      ? null
+      : ((brokerTicksEnd - brokerTicksStart) / TICKS_PER_SEC) * 1000;
   const durationMs = lastReceiveMs - publisher.firstSendMs;
   emit({
     scenario: "fan-out",
@@ -102,6 +110,9 @@ async function main(): Promise<void> {
     durationMs: round(durationMs),
     deliveriesPerSec: Math.round((delivered / durationMs) * 1000),
     generatorCpuPercent: ownCpuPercent(cpuStart, wallMs),
+    brokerCpuPercent: brokerCpuMs === null ? null : round((brokerCpuMs * 100) / wallMs),
+    brokerCpuUsPerDelivery:
+      brokerCpuMs === null ? null : round((brokerCpuMs * 1000) / delivered, 2),
   });
   for (const s of subscribers) s.destroy();
   client.destroy();

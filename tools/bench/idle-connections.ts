@@ -12,14 +12,17 @@
 // Prints one JSON line.
 import { RawClient } from "./load/client.ts";
 import {
+  cpuTicks,
   emit,
   int,
   openMany,
+  ownCpuPercent,
   parseOptions,
   round,
   rssBytes,
   runMain,
   sleep,
+  TICKS_PER_SEC,
 } from "./load/common.ts";
 
 const HANDSHAKE_TIMEOUT_MS = 30_000;
@@ -32,6 +35,8 @@ async function main(): Promise<void> {
   });
   const count = int(values.connections ?? "", "connections");
   const rssBefore = rssBytes(target.pid);
+  const cpuStart = process.cpuUsage();
+  const brokerTicksStart = cpuTicks(target.pid);
   const start = performance.now();
   const clients = await openMany(count, int(values.concurrency ?? "", "concurrency"), async (i) => {
     const { client } = await RawClient.connect({
@@ -45,6 +50,8 @@ async function main(): Promise<void> {
     return client;
   });
   const connectMs = performance.now() - start;
+  const generatorCpuPercent = ownCpuPercent(cpuStart, connectMs);
+  const brokerTicksEnd = cpuTicks(target.pid);
   await sleep(int(values["settle-ms"] ?? "", "settle-ms"));
   const rssAfter = rssBytes(target.pid);
   const alive = clients.filter((c) => !c.socket.destroyed).length;
@@ -54,6 +61,11 @@ async function main(): Promise<void> {
     alive,
     connectMs: round(connectMs),
     connectsPerSec: Math.round((count / connectMs) * 1000),
+    generatorCpuPercent,
+    brokerCpuPercent:
+      brokerTicksStart === null || brokerTicksEnd === null
+        ? null
+        : round((((brokerTicksEnd - brokerTicksStart) / TICKS_PER_SEC) * 1000 * 100) / connectMs),
     rssBeforeMiB: rssBefore === null ? null : round(rssBefore / 2 ** 20),
     rssAfterMiB: rssAfter === null ? null : round(rssAfter / 2 ** 20),
     bytesPerConnection:

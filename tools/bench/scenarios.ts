@@ -30,6 +30,7 @@ function percent(part: unknown, whole: unknown): number | null {
 
 function fanIn(qos: 0 | 1 | 2): ScenarioSpec {
   const rate = `fan-in 4->1 QoS ${qos}, 64 B (msg/s)`;
+  const cpu = `fan-in 4->1 QoS ${qos}: broker CPU per message (µs)`;
   const delivered = `fan-in 4->1 QoS ${qos}: delivered (%)`;
   return {
     name: `fan-in-qos${qos}`,
@@ -37,9 +38,14 @@ function fanIn(qos: 0 | 1 | 2): ScenarioSpec {
     args: ["--qos", String(qos)],
     rows: [
       { label: rate, better: "higher" },
+      { label: cpu, better: "lower" },
       { label: delivered, better: "higher" },
     ],
-    metrics: (r) => ({ [rate]: num(r.msgPerSec), [delivered]: percent(r.received, r.expected) }),
+    metrics: (r) => ({
+      [rate]: num(r.msgPerSec),
+      [cpu]: num(r.brokerCpuUsPerMsg),
+      [delivered]: percent(r.received, r.expected),
+    }),
   };
 }
 
@@ -53,10 +59,12 @@ export const scenarios: ScenarioSpec[] = [
     args: ["--subscribers", "100", "--qos", "0"],
     rows: [
       { label: "fan-out 1->100 QoS 0, 64 B (deliveries/s)", better: "higher" },
+      { label: "fan-out 1->100 QoS 0: broker CPU per delivery (µs)", better: "lower" },
       { label: "fan-out 1->100 QoS 0: delivered (%)", better: "higher" },
     ],
     metrics: (r) => ({
       "fan-out 1->100 QoS 0, 64 B (deliveries/s)": num(r.deliveriesPerSec),
+      "fan-out 1->100 QoS 0: broker CPU per delivery (µs)": num(r.brokerCpuUsPerDelivery),
       "fan-out 1->100 QoS 0: delivered (%)": percent(r.delivered, r.expected),
     }),
   },

@@ -2,12 +2,15 @@
 // topic alias, payload size, properties), handed to the router, which
 // appends it to the log, and acknowledged (PUBACK / PUBREC) only after its
 // commit (spec 4.3.2, 4.3.3: the broker takes ownership once the message is
-// durable).
+// durable). QoS 0 and 1 take no promise per message: the router calls a
+// CommitWaiter when the group commit holding the message is durable (one per
+// QoS 1 publish, the link's shared one at QoS 0, which only reports a failure).
 // A PUBLISH the `[authorization]` rules refuse is dropped (see refusePublish).
 // Who calls it: dispatch.ts.
 
 import { isUtf8 } from "node:buffer";
 import {
+  type MqttPacket,
   ProtocolError,
   type PublishPacket,
   ReasonCode,
@@ -15,7 +18,7 @@ import {
   type UserProperty,
   userPropertyListOf,
 } from "../../protocol/index.ts";
-import type { ForwardedProperties, Message } from "../../router/index.ts";
+import type { CommitWaiter, ForwardedProperties, Message } from "../../router/index.ts";
 import { mayPublish } from "../access.ts";
 import type { LinkContext } from "../context.ts";
 
@@ -108,7 +111,31 @@ function countInbound(link: LinkContext): void {
   link.inboundUnacked++;
 }
 
-export async function handlePublish(link: LinkContext, packet: PublishPacket): Promise<void> {
+/** QoS 1: PUBACK once the message is committed, in its place among the link's acks. */
+class PubackWhenCommitted implements CommitWaiter {
+  readonly #link: LinkContext;
+  readonly #packetId: number | undefined;
+  readonly #ack: (packet: MqttPacket | undefined) => void;
+
+  constructor(link: LinkContext, packetId: number | undefined) {
+    this.#link = link;
+    this.#packetId = packetId;
+    this.#ack = link.reserveAck();
+  }
+
+  committed(): void {
+    this.#link.inboundUnacked--;
+    this.#ack({ cmd: "puback", packetId: this.#packetId });
+  }
+
+  failed(error: unknown): void {
+    this.#ack(undefined);
+    this.#link.handlerFailed(error);
+  }
+}
+
+/** Returns a promise only for QoS 2; QoS 0 and 1 finish through a CommitWaiter. */
+export function handlePublish(link: LinkContext, packet: PublishPacket): Promise<void> | undefined {
   const message = messageOf(link, packet);
   const packetId = packet.packetId;
   // [MQTT-2.3.1-1] A QoS 1/2 PUBLISH carries a non-zero packet identifier.
@@ -117,40 +144,43 @@ export async function handlePublish(link: LinkContext, packet: PublishPacket): P
   if (packet.qos === 0 && packet.dup) throw new ProtocolError("MalformedPacket", "DUP on QoS 0");
   if (!mayPublish(link, message.topic, "publish")) {
     refusePublish(link, packet.qos, packetId);
-    return;
+    return undefined;
   }
-  const session = link.session;
   switch (packet.qos) {
     case 0:
-      await link.router.publish(message);
-      return;
+      link.router.publishThen(message, link.qos0Waiter);
+      return undefined;
     case 1: {
       countInbound(link);
-      const ack = link.reserveAck();
+      const waiter = new PubackWhenCommitted(link, packetId);
       try {
-        await link.router.publish(message);
+        link.router.publishThen(message, waiter);
       } catch (error) {
-        ack(undefined);
-        throw error;
+        waiter.failed(error);
       }
-      link.inboundUnacked--;
-      ack({ cmd: "puback", packetId });
-      return;
+      return undefined;
     }
-    case 2: {
-      if (packetId === undefined) throw new ProtocolError("MalformedPacket", "no packet id");
-      if (!session.inboundQos2.has(packetId)) countInbound(link);
-      const ack = link.reserveAck();
-      try {
-        await link.router.receiveQos2(session, packetId, message);
-      } catch (error) {
-        ack(undefined);
-        throw error;
-      }
-      ack({ cmd: "pubrec", packetId });
-      return;
-    }
+    case 2:
+      return handleQos2(link, packetId, message);
   }
+}
+
+async function handleQos2(
+  link: LinkContext,
+  packetId: number | undefined,
+  message: Message,
+): Promise<void> {
+  if (packetId === undefined) throw new ProtocolError("MalformedPacket", "no packet id");
+  const session = link.session;
+  if (!session.inboundQos2.has(packetId)) countInbound(link);
+  const ack = link.reserveAck();
+  try {
+    await link.router.receiveQos2(session, packetId, message);
+  } catch (error) {
+    ack(undefined);
+    throw error;
+  }
+  ack({ cmd: "pubrec", packetId });
 }
 
 /**

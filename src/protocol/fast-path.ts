@@ -1,0 +1,180 @@
+// The codec's fast path for the packets of the hot path: a PUBLISH without
+// MQTT 5 properties and the four acknowledgements without a reason code,
+// decoded and encoded directly rather than through mqtt-packet's general
+// machinery (its buffer list, event emitter and per-field debug calls cost
+// more than the rest of a message's trip through the broker).
+//
+// Who calls it: codec.ts (decodeFast, for every complete packet of a chunk
+// while mqtt-packet's parser holds nothing) and outgoing.ts through
+// packet-templates.ts (encodePublishFast). Anything else, and anything
+// unusual about these (QoS 3, reserved flag bits, lengths that do not add
+// up, ill-formed UTF-8, properties, reason codes, a packet larger than the
+// limit), is left to mqtt-packet, which gives the answer it always gave.
+//
+// Invariants (test/protocol/packet-templates.test.ts checks them against
+// mqtt-packet 9.0.2):
+// - decodeFast returns exactly the packet the general path makes of the
+//   same bytes (same fields, same order), or undefined;
+// - encodePublishFast returns exactly encodePacket's bytes, or undefined.
+
+import { isUtf8 } from "node:buffer";
+import type { MqttPacket, ProtocolVersion, PublishPacket } from "./codec.ts";
+
+/** The largest Remaining Length (four bytes of variable byte integer, spec 1.5.5). */
+const MAX_REMAINING_LENGTH = 268_435_455;
+
+const PUBLISH = 3;
+const PUBREL = 6;
+const ACK_COMMANDS = {
+  4: "puback",
+  5: "pubrec",
+  6: "pubrel",
+  7: "pubcomp",
+} as const;
+
+export interface Decoded {
+  packet: MqttPacket;
+  /** Where the next packet starts in the buffer. */
+  end: number;
+  /** The packet's size on the wire, computed as the general path does. */
+  bytes: number;
+}
+
+/** The size on the wire of a packet with this Remaining Length (minimal encoding). */
+function wireBytes(remaining: number): number {
+  const lengthBytes = remaining < 128 ? 1 : remaining < 16_384 ? 2 : remaining < 2_097_152 ? 3 : 4;
+  return 1 + lengthBytes + remaining;
+}
+
+/**
+ * The packet at `at` in `buf` if it is complete, of a kind the fast path
+ * takes, and at most `maxPacketBytes` long; otherwise undefined.
+ */
+export function decodeFast(
+  buf: Buffer,
+  at: number,
+  version: ProtocolVersion,
+  maxPacketBytes: number,
+): Decoded | undefined {
+  if (buf.length - at < 2) return undefined;
+  const first = buf[at] as number;
+  const type = first >> 4;
+  if (type < PUBLISH || type > 7) return undefined;
+  let remaining = 0;
+  let multiplier = 1;
+  let i = at + 1;
+  for (;;) {
+    if (i >= buf.length || i - at > 4) return undefined;
+    const byte = buf[i++] as number;
+    remaining += (byte & 0x7f) * multiplier;
+    multiplier *= 128;
+    if ((byte & 0x80) === 0) break;
+  }
+  const end = i + remaining;
+  if (end > buf.length) return undefined;
+  const bytes = wireBytes(remaining);
+  if (bytes > maxPacketBytes) return undefined;
+  const packet =
+    type === PUBLISH
+      ? decodePublish(buf, first, i, end, version)
+      : decodeAck(buf, first, type as 4 | 5 | 6 | 7, i, remaining, version);
+  return packet === undefined ? undefined : { packet, end, bytes };
+}
+
+function decodePublish(
+  buf: Buffer,
+  first: number,
+  start: number,
+  end: number,
+  version: ProtocolVersion,
+): PublishPacket | undefined {
+  const qos = (first >> 1) & 3;
+  if (qos === 3 || end - start < 2) return undefined;
+  const topicStart = start + 2;
+  const topicEnd = topicStart + buf.readUInt16BE(start);
+  const at = topicEnd + (qos > 0 ? 2 : 0) + (version === 5 ? 1 : 0);
+  if (at > end) return undefined;
+  // MQTT 5 properties (a non-zero property length) take the general path.
+  if (version === 5 && buf[at - 1] !== 0) return undefined;
+  const topicBytes = buf.subarray(topicStart, topicEnd);
+  if (!isUtf8(topicBytes)) return undefined;
+  const packet: PublishPacket = {
+    cmd: "publish",
+    retain: (first & 1) !== 0,
+    qos: qos as 0 | 1 | 2,
+    dup: (first & 8) !== 0,
+    topic: topicBytes.toString("utf8"),
+    payload: buf.subarray(at, end),
+  };
+  if (qos > 0) packet.packetId = buf.readUInt16BE(topicEnd);
+  return packet;
+}
+
+/** mqtt-packet's ack from a header and a packet id (MQTT 5: reason code 0 when absent). */
+function decodeAck(
+  buf: Buffer,
+  first: number,
+  type: 4 | 5 | 6 | 7,
+  start: number,
+  remaining: number,
+  version: ProtocolVersion,
+): MqttPacket | undefined {
+  // [MQTT-2.2.2-1] PUBREL's flags are 0010, the others' 0000.
+  if ((first & 0x0f) !== (type === PUBREL ? 2 : 0) || remaining !== 2) return undefined;
+  const packet = {
+    cmd: ACK_COMMANDS[type],
+    retain: false,
+    qos: (first >> 1) & 3,
+    dup: false,
+    topic: null,
+    payload: null,
+  } as unknown as MqttPacket & { reasonCode?: number; packetId?: number };
+  if (version === 5) packet.reasonCode = 0;
+  packet.packetId = buf.readUInt16BE(start);
+  return packet;
+}
+
+/**
+ * The bytes of a PUBLISH without MQTT 5 properties (the caller has checked
+ * that; v5 gets an empty property block), or undefined when the general
+ * path must do it (a string payload, no packet id at QoS 1/2, too large).
+ */
+export function encodePublishFast(
+  publish: {
+    topic: string;
+    payload: Buffer | string;
+    qos: number;
+    retain: boolean;
+    dup: boolean;
+    packetId?: number | undefined;
+  },
+  version: ProtocolVersion,
+): Buffer | undefined {
+  const { topic, payload, qos } = publish;
+  if (typeof payload === "string") return undefined;
+  if (qos > 0 && (publish.packetId === undefined || publish.packetId === 0)) return undefined;
+  const topicBytes = Buffer.byteLength(topic);
+  if (topicBytes > 0xffff) return undefined;
+  const remaining = 2 + topicBytes + (qos > 0 ? 2 : 0) + (version === 5 ? 1 : 0) + payload.length;
+  if (remaining > MAX_REMAINING_LENGTH) return undefined;
+  const out = Buffer.allocUnsafe(wireBytes(remaining));
+  out[0] = 0x30 | (publish.dup ? 8 : 0) | (qos << 1) | (publish.retain ? 1 : 0);
+  let at = 1;
+  let rest = remaining;
+  do {
+    let byte = rest % 128;
+    rest = Math.floor(rest / 128);
+    if (rest > 0) byte |= 0x80;
+    out[at++] = byte;
+  } while (rest > 0);
+  out.writeUInt16BE(topicBytes, at);
+  at += 2;
+  at += out.write(topic, at, "utf8");
+  if (qos > 0) {
+    out.writeUInt16BE(publish.packetId as number, at);
+    at += 2;
+  }
+  if (version === 5) out[at++] = 0;
+  payload.copy(out, at);
+  return out;
+}

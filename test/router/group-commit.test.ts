@@ -1,0 +1,62 @@
+// Group commit without a promise per publish: every publish of one turn is
+// told, in order, once the one fdatasync holding it is done, and never before.
+
+import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { createLogger } from "../../src/log.ts";
+import { type CommitWaiter, Router } from "../../src/router/index.ts";
+import { CommitLog } from "../../storage/index.ts";
+
+describe("group commit", () => {
+  test("the QoS 1 publishes of one turn share one fdatasync and are told in order, after it", async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), "group-commit-"));
+    const { log } = await CommitLog.open({
+      dir,
+      maxSegmentSize: 1 << 20,
+      maxSegmentCount: 10,
+      cacheSegments: 1,
+      sync: "fsync",
+    });
+    t.after(async () => {
+      await log.close();
+      await rm(dir, { recursive: true, force: true });
+    });
+    const router = new Router({
+      log,
+      logger: createLogger({ level: "silent" }),
+      maxOutgoingPacketCount: 200,
+      sharedStrategy: "roundrobin",
+      onFatal: (error) => assert.fail(String(error)),
+    });
+    const syncsBefore = log.stats.syncs;
+    const told: number[] = [];
+    const count = 200;
+    const all = new Promise<void>((resolve, reject) => {
+      for (let i = 0; i < count; i++) {
+        const waiter: CommitWaiter = {
+          committed: () => {
+            // Told only once the message is durable.
+            assert.ok(log.committedOffset > i);
+            told.push(i);
+            if (told.length === count) resolve();
+          },
+          failed: reject,
+        };
+        router.publishThen(
+          { topic: "t", qos: 1, retain: false, payload: Buffer.from([i]), expiresAtMs: null },
+          waiter,
+        );
+      }
+    });
+    assert.deepEqual(told, [], "nobody is told in the turn of the appends");
+    await all;
+    assert.deepEqual(
+      told,
+      Array.from({ length: count }, (_, i) => i),
+    );
+    assert.equal(log.stats.syncs - syncsBefore, 1);
+  });
+});
