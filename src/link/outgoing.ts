@@ -107,6 +107,15 @@ export class Outgoing {
 /** Before CONNECT is accepted; it holds no state, so every link shares it. */
 export const BEFORE_CONNECT = new Outgoing(NO_CLIENT_LIMITS);
 
+/** The Outgoing for a client's limits: the shared one when the client set none. */
+export function outgoingFor(limits: ClientLimits): Outgoing {
+  const none =
+    limits.maxPacketBytes === NO_CLIENT_LIMITS.maxPacketBytes &&
+    limits.topicAliasMax === NO_CLIENT_LIMITS.topicAliasMax &&
+    limits.problemInformation === NO_CLIENT_LIMITS.problemInformation;
+  return none ? BEFORE_CONNECT : new Outgoing(limits);
+}
+
 /** A PUBLISH's bytes: by the fast path when it has no properties, else by mqtt-packet. */
 function encodePublish(
   packet: Extract<MqttPacket, { cmd: "publish" }>,

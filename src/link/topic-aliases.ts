@@ -55,6 +55,9 @@ export class InboundAliases {
   }
 }
 
+/** For a listener that accepts no aliases: it never records one, so every link shares it. */
+export const NO_INBOUND_ALIASES = new InboundAliases(0);
+
 /** What to send for one topic: the alias, and whether the topic name must go with it. */
 export interface AliasChoice {
   alias: number;

@@ -5,16 +5,17 @@
 //
 // MQTT 5 user properties are also given in wire order (`userPropertyList`,
 // see user-properties.ts), and a property that may appear once but appears
-// twice is a protocol error (spec 2.2.2.2).
+// twice is a protocol error (spec 2.2.2.2). Whole PUBLISH and ack packets
+// take a fast path (fast-path.ts); the rest goes through mqtt-packet's parser
+// (packet-parser.ts, which also checks UTF-8 and keeps little per connection).
 //
 // Who calls it: the link (decode what a socket delivers, encode what it
 // writes). It never touches a socket and never throws out of `push`: parse
 // failures are reported through `onError` as a ProtocolError.
 
-import { isUtf8 } from "node:buffer";
 import mqttPacket from "mqtt-packet";
 import { decodeFast } from "./fast-path.ts";
-import { forgetConnect, idleVersion, useLeanBuffer } from "./lean-parser.ts";
+import { PacketParser, type ParserSettings, type ParserSink } from "./packet-parser.ts";
 import { ProtocolError } from "./protocol-error.ts";
 import {
   packetBytes,
@@ -140,92 +141,145 @@ function classifyParseError(message: string): ProtocolError {
 }
 
 export function createDecoder(options: DecoderOptions): Decoder {
-  const parser = mqttPacket.parser(
-    options.protocolVersion === undefined ? {} : { protocolVersion: options.protocolVersion },
-  );
-  useLeanBuffer(parser);
-  let failed = false;
-  let badUtf8 = false;
-  watchStrings(parser, () => {
-    badUtf8 = true;
-  });
-  let pairs: UserProperty[] = [];
-  watchPairs(parser, (pair) => pairs.push(pair));
-  const ready: Array<{ packet: Raw; bytes: number; badUtf8: boolean; pairs: UserProperty[] }> = [];
-  parser.on("packet", (packet: Raw) => {
+  return new PacketDecoder(options);
+}
+
+/** The version a parser would decode with, if it is known. */
+function knownVersion(settings: ParserSettings): 3 | 4 | 5 | undefined {
+  const version = settings.protocolVersion;
+  return version === 3 || version === 4 || version === 5 ? version : undefined;
+}
+
+/** The user properties of a packet that has none (shared, never added to). */
+const NO_PAIRS: UserProperty[] = Object.freeze([]) as unknown as UserProperty[];
+
+/** A packet parsed by mqtt-packet, waiting to be handed on after parse() returns. */
+interface Ready {
+  packet: Raw;
+  bytes: number;
+  badUtf8: boolean;
+  pairs: UserProperty[];
+}
+
+/**
+ * One connection's decoder: whole PUBLISH and ack packets take the fast path
+ * (fast-path.ts) while the parser holds nothing; the rest goes through
+ * mqtt-packet (packet-parser.ts), which reports to this object.
+ */
+class PacketDecoder implements Decoder, ParserSink {
+  readonly #options: DecoderOptions;
+  /**
+   * mqtt-packet's parser, made when a chunk needs it and let go once it holds
+   * nothing: an idle connection, whose packets take the fast path, keeps none.
+   */
+  #parser: PacketParser | undefined;
+  /** What a new parser starts from: the protocol version (and bridge mode) CONNECT gave. */
+  #settings: ParserSettings;
+  #failed = false;
+  #badUtf8 = false;
+  #pairs: UserProperty[] = [];
+  #ready: Ready[] = [];
+
+  constructor(options: DecoderOptions) {
+    this.#options = options;
+    this.#settings =
+      options.protocolVersion === undefined ? {} : { protocolVersion: options.protocolVersion };
+  }
+
+  packet(packet: Raw): void {
     const remaining = (packet as Raw & { length?: number }).length ?? 0;
-    ready.push({ packet, bytes: packetBytes(remaining), badUtf8, pairs });
-    badUtf8 = false;
-    pairs = [];
-  });
-  parser.on("error", (error: Error) => {
-    if (failed) return;
-    failed = true;
-    options.onError(classifyParseError(error.message));
-  });
-  return {
-    push(input) {
-      if (failed) return;
-      // Whole PUBLISH and ack packets at the start of the chunk take the fast
-      // path while the parser holds nothing; the rest goes to mqtt-packet.
-      let chunk = input;
-      const version = idleVersion(parser);
-      if (version !== undefined) {
-        let at = 0;
-        for (;;) {
-          const decoded = decodeFast(chunk, at, version, options.maxPacketBytes);
-          if (decoded === undefined) break;
-          at = decoded.end;
-          options.onPacket(decoded.packet, decoded.bytes);
-          if (failed) return;
-        }
-        if (at === chunk.length) return;
-        if (at > 0) chunk = chunk.subarray(at);
+    const pairs = this.#pairs.length === 0 ? NO_PAIRS : this.#pairs;
+    this.#ready.push({ packet, bytes: packetBytes(remaining), badUtf8: this.#badUtf8, pairs });
+    this.#badUtf8 = false;
+    if (pairs !== NO_PAIRS) this.#pairs = [];
+  }
+
+  error(error: Error): void {
+    if (this.#failed) return;
+    this.#failed = true;
+    this.#options.onError(classifyParseError(error.message));
+  }
+
+  invalidUtf8(): void {
+    this.#badUtf8 = true;
+  }
+
+  userProperty(pair: UserProperty): void {
+    this.#pairs.push(pair);
+  }
+
+  push(input: Buffer): void {
+    if (this.#failed) return;
+    const options = this.#options;
+    // Whole PUBLISH and ack packets at the start of the chunk take the fast
+    // path while the parser holds nothing; the rest goes to mqtt-packet.
+    let chunk = input;
+    const version =
+      this.#parser === undefined ? knownVersion(this.#settings) : this.#parser.idleVersion;
+    if (version !== undefined) {
+      let at = 0;
+      for (;;) {
+        const decoded = decodeFast(chunk, at, version, options.maxPacketBytes);
+        if (decoded === undefined) break;
+        at = decoded.end;
+        options.onPacket(decoded.packet, decoded.bytes);
+        if (this.#failed) return;
       }
-      try {
-        parser.parse(chunk);
-      } catch (error) {
-        // mqtt-packet reports bad input through 'error'; a throw is a parser bug on odd input,
-        // still the peer's bytes: answer it as malformed rather than crash the broker.
-        failed = true;
-        options.onError(
-          new ProtocolError("MalformedPacket", "undecodable packet", { cause: error }),
-        );
-        return;
-      }
-      // Packets are collected during parse() and handed on afterwards, so a
-      // handler that throws or closes the link cannot corrupt parser state.
-      for (const { packet, bytes, badUtf8: invalid, pairs: list } of ready.splice(0)) {
-        if (failed) return;
+      if (at === chunk.length) return;
+      if (at > 0) chunk = chunk.subarray(at);
+    }
+    this.#parser ??= new PacketParser(this, this.#settings);
+    const parser = this.#parser;
+    try {
+      parser.parse(chunk);
+    } catch (error) {
+      // mqtt-packet reports bad input through 'error'; a throw is a parser bug on odd input,
+      // still the peer's bytes: answer it as malformed rather than crash the broker.
+      this.#fail(new ProtocolError("MalformedPacket", "undecodable packet", { cause: error }));
+      return;
+    }
+    // Packets are collected during parse() and handed on afterwards, so a
+    // handler that throws or closes the link cannot corrupt parser state.
+    const ready = this.#ready;
+    if (ready.length > 0) {
+      this.#ready = [];
+      for (const { packet, bytes, badUtf8: invalid, pairs: list } of ready) {
+        if (this.#failed) return;
         if (invalid) {
           // [MQTT-1.5.3-1] (v5 [MQTT-1.5.4-1]): ill-formed UTF-8 closes the connection.
-          failed = true;
-          options.onError(new ProtocolError("MalformedPacket", "string is not valid UTF-8"));
+          this.#fail(new ProtocolError("MalformedPacket", "string is not valid UTF-8"));
           return;
         }
         if (bytes > options.maxPacketBytes) {
-          failed = true;
-          options.onError(new ProtocolError("PacketTooLarge", `packet of ${bytes} bytes`));
+          this.#fail(new ProtocolError("PacketTooLarge", `packet of ${bytes} bytes`));
           return;
         }
         const repeated = repeatedProperty(packet);
         if (repeated !== undefined) {
-          failed = true;
-          options.onError(new ProtocolError("ProtocolError", `property ${repeated} repeated`));
+          this.#fail(new ProtocolError("ProtocolError", `property ${repeated} repeated`));
           return;
         }
-        if (packet.cmd === "connect") forgetConnect(parser);
+        if (packet.cmd === "connect") parser.forgetConnect();
         options.onPacket(fromRaw(packet, list), bytes);
       }
-      // A packet still being received: refuse it once its announced length is
-      // known, before buffering the rest of it.
-      const pending = (parser as unknown as { packet?: { length?: number } }).packet?.length ?? -1;
-      if (!failed && pending >= 0 && packetBytes(pending) > options.maxPacketBytes) {
-        failed = true;
-        options.onError(new ProtocolError("PacketTooLarge", `packet of ${pending} bytes`));
-      }
-    },
-  };
+    }
+    // A packet still being received: refuse it once its announced length is
+    // known, before buffering the rest of it.
+    const pending = parser.pendingLength;
+    if (!this.#failed && pending >= 0 && packetBytes(pending) > options.maxPacketBytes) {
+      this.#fail(new ProtocolError("PacketTooLarge", `packet of ${pending} bytes`));
+      return;
+    }
+    if (parser.idleVersion !== undefined) {
+      this.#settings = parser.settings;
+      this.#parser = undefined;
+    }
+  }
+
+  #fail(error: ProtocolError): void {
+    this.#failed = true;
+    this.#options.onError(error);
+  }
 }
 
 /** Encodes one packet for a peer speaking `version`. Throws on a packet mqtt-packet cannot encode. */
@@ -250,54 +304,4 @@ export function encodePacket(packet: MqttPacket, version: ProtocolVersion): Buff
     protocolVersion: version,
   });
   return spliceUserProperties(bytes, list);
-}
-
-/** The parts of mqtt-packet 9's parser that watchStrings and watchPairs rely on. */
-interface ParserInternals {
-  _list: { slice(start: number, end: number): Buffer; readUInt16BE(at: number): number };
-  _pos: number;
-  _parseString: (this: ParserInternals, ...args: unknown[]) => string | null;
-  _parseStringPair: (
-    this: ParserInternals,
-    ...args: unknown[]
-  ) => { name: string | null; value: string | null };
-}
-
-/**
- * Records each user property as mqtt-packet parses it (the only property of
- * type "string pair"), so that their wire order is known. mqtt-packet parses a
- * packet's body once, when all of it has arrived.
- */
-function watchPairs(parser: unknown, onPair: (pair: UserProperty) => void): void {
-  const internals = parser as ParserInternals;
-  const parsePair = internals._parseStringPair;
-  if (typeof parsePair !== "function")
-    throw new Error("mqtt-packet parser has no _parseStringPair");
-  internals._parseStringPair = function (this: ParserInternals, ...args: unknown[]) {
-    const result = parsePair.apply(this, args);
-    if (result.name !== null && result.value !== null) onPair([result.name, result.value]);
-    return result;
-  };
-}
-
-/**
- * mqtt-packet decodes every UTF-8 string field (topics, filters, client id,
- * user name, will topic, string properties) with a lenient decoder that turns
- * bad bytes into U+FFFD. This checks each field's raw bytes first and reports
- * ill-formed ones. It wraps the parser instance's `_parseString` (mqtt-packet
- * 9.0.2 is pinned; test/protocol/codec.test.ts fails if that changes).
- */
-function watchStrings(parser: unknown, onInvalid: () => void): void {
-  const internals = parser as ParserInternals;
-  const parseString = internals._parseString;
-  if (typeof parseString !== "function") throw new Error("mqtt-packet parser has no _parseString");
-  internals._parseString = function (this: ParserInternals, ...args: unknown[]) {
-    const start = this._pos;
-    const result = parseString.apply(this, args);
-    if (result !== null) {
-      const bytes = this._list.slice(start + 2, this._pos);
-      if (!isUtf8(bytes)) onInvalid();
-    }
-    return result;
-  };
 }

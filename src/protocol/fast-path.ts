@@ -1,5 +1,6 @@
 // The codec's fast path for the packets of the hot path: a PUBLISH without
-// MQTT 5 properties and the four acknowledgements without a reason code,
+// MQTT 5 properties, the four acknowledgements without a reason code, and
+// PINGREQ (and a 3.1.1 DISCONNECT, so that an idle connection needs no parser),
 // decoded and encoded directly rather than through mqtt-packet's general
 // machinery (its buffer list, event emitter and per-field debug calls cost
 // more than the rest of a message's trip through the broker).
@@ -25,6 +26,8 @@ const MAX_REMAINING_LENGTH = 268_435_455;
 
 const PUBLISH = 3;
 const PUBREL = 6;
+const PINGREQ = 12;
+const DISCONNECT = 14;
 const ACK_COMMANDS = {
   4: "puback",
   5: "pubrec",
@@ -59,6 +62,7 @@ export function decodeFast(
   if (buf.length - at < 2) return undefined;
   const first = buf[at] as number;
   const type = first >> 4;
+  if (type === PINGREQ || type === DISCONNECT) return decodeEmpty(buf, at, first, version);
   if (type < PUBLISH || type > 7) return undefined;
   let remaining = 0;
   let multiplier = 1;
@@ -108,6 +112,29 @@ function decodePublish(
   };
   if (qos > 0) packet.packetId = buf.readUInt16BE(topicEnd);
   return packet;
+}
+
+/**
+ * PINGREQ, and DISCONNECT before MQTT 5 (a v5 one may carry a reason code),
+ * when they are the two bytes they must be: as mqtt-packet makes them.
+ */
+function decodeEmpty(
+  buf: Buffer,
+  at: number,
+  first: number,
+  version: ProtocolVersion,
+): Decoded | undefined {
+  if (buf[at + 1] !== 0 || (first & 0x0f) !== 0) return undefined;
+  if (first >> 4 === DISCONNECT && version === 5) return undefined;
+  const packet = {
+    cmd: first >> 4 === PINGREQ ? "pingreq" : "disconnect",
+    retain: false,
+    qos: 0,
+    dup: false,
+    topic: null,
+    payload: null,
+  } as unknown as MqttPacket;
+  return { packet, end: at + 2, bytes: 2 };
 }
 
 /** mqtt-packet's ack from a header and a packet id (MQTT 5: reason code 0 when absent). */

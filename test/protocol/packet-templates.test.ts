@@ -322,6 +322,24 @@ describe("codec fast path", () => {
     }
   });
 
+  test("PINGREQ and a 3.1.1 DISCONNECT decode as mqtt-packet decodes them", () => {
+    const cases: Array<[Buffer, ProtocolVersion]> = [
+      [encodePacket({ cmd: "pingreq" }, 4), 3],
+      [encodePacket({ cmd: "pingreq" }, 4), 4],
+      [encodePacket({ cmd: "pingreq" }, 5), 5],
+      [encodePacket({ cmd: "disconnect" }, 4), 3],
+      [encodePacket({ cmd: "disconnect" }, 4), 4],
+    ];
+    for (const [bytes, version] of cases) {
+      const decoded = decodeFast(bytes, 0, version, 1 << 20);
+      assert.ok(decoded !== undefined);
+      assert.equal(decoded.end, 2);
+      const [expected] = reference(bytes, version);
+      assert.deepEqual(decoded.packet, expected);
+      assert.deepEqual(Object.keys(decoded.packet), Object.keys(expected as object));
+    }
+  });
+
   test("what the fast path does not take is left to mqtt-packet", () => {
     const v5 = (packet: MqttPacket) => encodePacket(packet, 5);
     const refused: Array<[string, Buffer, ProtocolVersion]> = [
@@ -350,7 +368,8 @@ describe("codec fast path", () => {
         encodePacket({ cmd: "subscribe", packetId: 1, subscriptions: [{ topic: "t", qos: 0 }] }, 4),
         4,
       ],
-      ["PINGREQ", encodePacket({ cmd: "pingreq" }, 4), 4],
+      ["MQTT 5 DISCONNECT", encodePacket({ cmd: "disconnect" }, 5), 5],
+      ["PINGREQ with flags", Buffer.from([0xc1, 0x00]), 4],
     ];
     for (const [what, bytes, version] of refused) {
       assert.equal(decodeFast(bytes, 0, version, 1 << 20), undefined, what);
@@ -425,3 +444,42 @@ function decodeStream(chunks: Buffer[]): MqttPacket[] {
   for (const chunk of chunks) decoder.push(chunk);
   return packets;
 }
+
+describe("decoder without a parser between packets", () => {
+  test("a bridge-mode CONNECT's setting outlives the parser: a later SUBSCRIBE decodes as mqtt-packet decodes it", () => {
+    const connect = encodePacket(
+      {
+        cmd: "connect",
+        protocolId: "MQTT",
+        protocolVersion: 4,
+        clientId: "bridge",
+        clean: true,
+        bridgeMode: true,
+      } as MqttPacket,
+      4,
+    );
+    const subscribe = Buffer.from([0x82, 0x08, 0x00, 0x07, 0x00, 0x03, 0x61, 0x2f, 0x62, 0x01]);
+    const ping = encodePacket({ cmd: "pingreq" }, 4);
+    const expected: Record<string, unknown>[] = [];
+    const parser = mqttPacket.parser({});
+    parser.on("packet", (p: mqttPacket.Packet) => {
+      const {
+        messageId,
+        length: _length,
+        ...rest
+      } = p as mqttPacket.Packet & {
+        messageId?: number;
+        length?: number;
+      };
+      expected.push(messageId === undefined ? rest : { ...rest, packetId: messageId });
+    });
+    parser.parse(Buffer.concat([connect, ping, subscribe]));
+    // Separate chunks: the parser is let go after CONNECT and after PINGREQ.
+    const decoded = decodeStream([connect, ping, subscribe]);
+    assert.equal(decoded.length, 3);
+    assert.deepEqual(decoded[2], expected[2]);
+    const sub = decoded[2] as Extract<MqttPacket, { cmd: "subscribe" }>;
+    // In bridge mode mqtt-packet gives a 3.1.1 subscription rh, rap and nl (without it: none).
+    assert.deepEqual(sub.subscriptions, [{ topic: "a/b", qos: 1, rh: 0, rap: true, nl: true }]);
+  });
+});
