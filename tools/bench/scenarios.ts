@@ -86,16 +86,21 @@ export const scenarios: ScenarioSpec[] = [
   {
     name: "idle",
     script: "idle-connections.ts",
-    args: ["--connections", "5000"],
+    args: ["--connections", "5000", "--more", "5000"],
     rows: [
       { label: "5,000 idle connections: connects/s", better: "higher" },
       { label: "5,000 idle connections: KiB per connection", better: "lower" },
+      { label: "5,000 more idle connections: KiB per connection", better: "lower" },
     ],
     metrics: (r) => {
-      const bytes = num(r.bytesPerConnection);
+      const kib = (value: unknown) => {
+        const bytes = num(value);
+        return bytes === null ? null : bytes / 1024;
+      };
       return {
         "5,000 idle connections: connects/s": num(r.connectsPerSec),
-        "5,000 idle connections: KiB per connection": bytes === null ? null : bytes / 1024,
+        "5,000 idle connections: KiB per connection": kib(r.bytesPerConnection),
+        "5,000 more idle connections: KiB per connection": kib(r.marginalBytesPerConnection),
       };
     },
   },
