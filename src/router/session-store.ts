@@ -9,7 +9,9 @@
 //   packet-id assignments (shared-group.ts);
 // - acks, session records (with the will) and expiry updates are queued without waiting.
 // Changes made in one turn of the event loop are written as one atomic
-// LevelDB batch; batches are written one after the other, in order, so
+// LevelDB batch, and while a batch is being written, the changes of every
+// turn until it ends go in the next one (fewer, larger batches, one sync
+// each with "fsync"); batches are written one after the other, in order, so
 // `flush()` resolving means everything queued before it is durable.
 //
 // Who calls it: the router and delivery.ts. A failed write is fatal (the
@@ -34,6 +36,8 @@ export class SessionStore {
   #ops: Op[] = [];
   #waiters: Array<{ resolve: () => void; reject: (error: unknown) => void }> = [];
   #scheduled = false;
+  /** A batch is being written; the next one waits for it. */
+  #inFlight = false;
   #writing: Promise<void> = Promise.resolve();
   #failed: unknown;
 
@@ -173,32 +177,44 @@ export class SessionStore {
     this.#schedule();
   }
 
+  /**
+   * Starts a batch at the end of this turn, unless one is being written:
+   * then what is queued meanwhile goes in one batch after it (group commit
+   * for the index, as the log has), rather than a batch per turn in a queue.
+   */
   #schedule(): void {
-    if (this.#scheduled) return;
+    if (this.#scheduled || this.#inFlight) return;
     this.#scheduled = true;
-    setImmediate(() => {
-      this.#scheduled = false;
-      const ops = this.#ops;
-      const waiters = this.#waiters;
-      const checkpoint = this.#checkpoint();
-      this.#ops = [];
-      this.#waiters = [];
-      this.#writing = this.#writing
-        .then(() => this.#write(ops, checkpoint))
-        .then(
-          () => {
-            for (const w of waiters) w.resolve();
-          },
-          (error: unknown) => {
-            if (this.#failed === undefined) {
-              this.#failed = error;
-              this.#onFatal(error);
-            }
-            for (const w of waiters) w.reject(error);
-          },
-        );
-    });
+    setImmediate(this.#startWrite);
   }
+
+  readonly #startWrite = (): void => {
+    this.#scheduled = false;
+    if (this.#inFlight || (this.#ops.length === 0 && this.#waiters.length === 0)) return;
+    const ops = this.#ops;
+    const waiters = this.#waiters;
+    const checkpoint = this.#checkpoint();
+    this.#ops = [];
+    this.#waiters = [];
+    this.#inFlight = true;
+    this.#writing = this.#write(ops, checkpoint).then(
+      () => {
+        this.#inFlight = false;
+        for (const w of waiters) w.resolve();
+        // What the waiters queue in reply joins what came meanwhile, in the next batch.
+        if (this.#ops.length > 0 || this.#waiters.length > 0) this.#schedule();
+      },
+      (error: unknown) => {
+        this.#inFlight = false;
+        if (this.#failed === undefined) {
+          this.#failed = error;
+          this.#onFatal(error);
+        }
+        for (const w of waiters) w.reject(error);
+        for (const w of this.#waiters.splice(0)) w.reject(error);
+      },
+    );
+  };
 
   /** One atomic batch, ops in order; a "forget" deletes the keys stored before this batch. */
   async #write(ops: Op[], checkpoint: number): Promise<void> {
