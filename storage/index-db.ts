@@ -185,12 +185,20 @@ export class IndexDb {
 }
 
 export function encodeValue(value: IndexValue): Uint8Array {
-  const isBytes = value instanceof Uint8Array;
-  const payload = isBytes ? value : Buffer.from(JSON.stringify(value), "utf8");
-  const out = Buffer.allocUnsafe(ENVELOPE_HEADER + payload.length);
-  out.writeUInt8(isBytes ? KIND_BYTES : KIND_JSON, 0);
+  let out: Buffer;
+  if (value instanceof Uint8Array) {
+    out = Buffer.allocUnsafe(ENVELOPE_HEADER + value.length);
+    out.set(value, ENVELOPE_HEADER);
+    out.writeUInt8(KIND_BYTES, 0);
+  } else {
+    // The JSON is written straight after the header: one buffer, no copy.
+    const json = JSON.stringify(value);
+    out = Buffer.allocUnsafe(ENVELOPE_HEADER + Buffer.byteLength(json, "utf8"));
+    out.write(json, ENVELOPE_HEADER, "utf8");
+    out.writeUInt8(KIND_JSON, 0);
+  }
+  const payload = out.subarray(ENVELOPE_HEADER);
   out.writeUInt32LE(crc32(payload), 1);
-  out.set(payload, ENVELOPE_HEADER);
   // Checked before it is written: the envelope must decode to what was given.
   assert.ok(out.length === ENVELOPE_HEADER + payload.length);
   return out;

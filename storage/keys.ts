@@ -20,8 +20,14 @@ const INT_WIDTH = 10;
 const INT_TAG = "#";
 const STRING_TAG = "$";
 
+/** Keyspace names already checked (there are a handful; keys are built for every write). */
+const checkedKeyspaces = new Set<string>();
+
 export function encodeKey(keyspace: string, parts: readonly KeyPart[]): string {
-  assert.ok(/^[a-z_]+$/.test(keyspace), "keyspace names are lowercase words");
+  if (!checkedKeyspaces.has(keyspace)) {
+    assert.ok(/^[a-z_]+$/.test(keyspace), "keyspace names are lowercase words");
+    checkedKeyspaces.add(keyspace);
+  }
   let key = keyspace;
   for (const part of parts) key += SEPARATOR + encodePart(part);
   return key;
@@ -47,6 +53,8 @@ function encodePart(part: KeyPart): string {
     assert.ok(Number.isInteger(part) && part >= 0 && part < 2 ** 32, "key integers are u32");
     return INT_TAG + String(part).padStart(INT_WIDTH, "0");
   }
+  // Most parts (client ids, filters) hold neither character: nothing to escape.
+  if (!part.includes("\u0000") && !part.includes("\u0001")) return STRING_TAG + part;
   return (
     STRING_TAG + part.replaceAll("\u0001", "\u0001\u0002").replaceAll("\u0000", "\u0001\u0001")
   );
