@@ -94,13 +94,26 @@ export class Outgoing {
   sharedPublish(publish: OutgoingPublish, version: ProtocolVersion): PacketTemplate | undefined {
     const templates = publish.templates;
     if (templates === undefined || this.#aliases !== undefined) return undefined;
-    return templates.lookup(publish, version, () => {
-      const { packet, properties } = publishPacket(
-        { ...publish, packetId: 1, dup: false },
-        version,
-      );
-      return encodePublish(packet, properties, version);
-    });
+    const found = templates.find(publish, version);
+    if (found !== null) return found;
+    // The first delivery of this variant: encoded with packet id 1 and DUP 0, to be patched.
+    const fast =
+      publish.properties === undefined
+        ? encodePublishFast(
+            {
+              topic: publish.topic,
+              payload: publish.payload,
+              qos: publish.qos,
+              retain: publish.retain,
+              dup: false,
+              packetId: 1,
+            },
+            version,
+          )
+        : undefined;
+    if (fast !== undefined) return templates.keep(publish, version, fast);
+    const { packet, properties } = publishPacket({ ...publish, packetId: 1, dup: false }, version);
+    return templates.keep(publish, version, encodePublish(packet, properties, version));
   }
 }
 

@@ -85,15 +85,14 @@ export class PublishTemplates {
   }
 
   /**
-   * The template for `delivery` sent as `version`, encoding it with `encode`
-   * (packet id 1 when QoS > 0, DUP 0) the first time; undefined when the
-   * delivery is not the message this cache was made for.
+   * The template for `delivery` sent as `version`: the kept one; null when
+   * none is kept yet (encode it, then `keep`); undefined when the delivery
+   * is not the message this cache was made for.
    */
-  lookup(
+  find(
     delivery: TemplateSource & { qos: number; retain: boolean },
     version: number,
-    encode: () => Buffer,
-  ): PacketTemplate | undefined {
+  ): PacketTemplate | null | undefined {
     if (
       delivery.topic !== this.#topic ||
       delivery.payload !== this.#payload ||
@@ -101,10 +100,14 @@ export class PublishTemplates {
     ) {
       return undefined;
     }
-    const variant = variantOf(version, delivery.qos, delivery.retain);
-    const cached = this.#variants?.[variant];
-    if (cached !== undefined) return cached;
-    const bytes = encode();
+    return this.#variants?.[variantOf(version, delivery.qos, delivery.retain)] ?? null;
+  }
+
+  /**
+   * Makes the template of `delivery` as `version` from its encoded `bytes`
+   * (packet id 1 when QoS > 0, DUP 0) and keeps it, if the budget allows.
+   */
+  keep(delivery: { qos: number; retain: boolean }, version: number, bytes: Buffer): PacketTemplate {
     // The packet id follows the topic: 2 bytes of length, then its bytes (spec 3.3.2).
     const headerBytes = fixedHeaderBytes(bytes);
     const packetIdAt = delivery.qos === 0 ? -1 : headerBytes + 2 + bytes.readUInt16BE(headerBytes);
@@ -113,11 +116,21 @@ export class PublishTemplates {
     // Over the budget, the template serves this delivery only (the next one encodes again).
     if (this.#budget.usedBytes + bytes.length <= this.#budget.limitBytes) {
       this.#variants ??= new Array<PacketTemplate | undefined>(VARIANTS);
-      this.#variants[variant] = template;
+      this.#variants[variantOf(version, delivery.qos, delivery.retain)] = template;
       this.#bytes += bytes.length;
       this.#budget.usedBytes += bytes.length;
     }
     return template;
+  }
+
+  /** `find`, encoding with `encode` and keeping the result when none is kept yet. */
+  lookup(
+    delivery: TemplateSource & { qos: number; retain: boolean },
+    version: number,
+    encode: () => Buffer,
+  ): PacketTemplate | undefined {
+    const found = this.find(delivery, version);
+    return found === null ? this.keep(delivery, version, encode()) : found;
   }
 
   /** Gives the bytes held back to the budget; the cache is empty afterwards. */

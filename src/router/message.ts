@@ -101,7 +101,7 @@ export function encodeBody(
   properties: ForwardedProperties | undefined,
   origin?: Origin | { publisherId: string },
 ): Buffer {
-  let props = Buffer.alloc(0);
+  let props: Buffer | undefined;
   if (properties !== undefined && Object.keys(properties).length > 0) {
     const json: Record<string, unknown> = { ...properties };
     if (properties.correlationData !== undefined) {
@@ -109,22 +109,37 @@ export function encodeBody(
     }
     props = Buffer.from(JSON.stringify(json), "utf8");
   }
-  const header = Buffer.alloc(HEADER_BYTES);
-  header.writeUInt8(BODY_FORMAT_VERSION, 0);
-  header.writeUInt32BE(props.length, 1);
-  if (origin === undefined) return Buffer.concat([header, props, payload]);
-  const withPacketId = "packetId" in origin;
-  header.writeUInt8(withPacketId ? BODY_FORMAT_WITH_ORIGIN : BODY_FORMAT_WITH_PUBLISHER, 0);
-  const id = Buffer.from(withPacketId ? origin.clientId : origin.publisherId, "utf8");
-  assert.ok(id.length <= 0xffff, "client id too long for a message body");
-  const originBytes = Buffer.alloc(2 + id.length + (withPacketId ? 2 : 0));
-  originBytes.writeUInt16BE(id.length, 0);
-  id.copy(originBytes, 2);
-  if (withPacketId) {
-    assert.ok(origin.packetId > 0 && origin.packetId <= 0xffff, "packet id out of range");
-    originBytes.writeUInt16BE(origin.packetId, 2 + id.length);
+  const propsLength = props === undefined ? 0 : props.length;
+  const withPacketId = origin !== undefined && "packetId" in origin;
+  const id =
+    origin === undefined ? "" : "packetId" in origin ? origin.clientId : origin.publisherId;
+  const idBytes = origin === undefined ? 0 : Buffer.byteLength(id, "utf8");
+  assert.ok(idBytes <= 0xffff, "client id too long for a message body");
+  const originBytes = origin === undefined ? 0 : 2 + idBytes + (withPacketId ? 2 : 0);
+  // One buffer, written in order (every body is built on the publish path).
+  const out = Buffer.allocUnsafe(HEADER_BYTES + originBytes + propsLength + payload.length);
+  out[0] =
+    origin === undefined
+      ? BODY_FORMAT_VERSION
+      : withPacketId
+        ? BODY_FORMAT_WITH_ORIGIN
+        : BODY_FORMAT_WITH_PUBLISHER;
+  let at = 1;
+  if (origin !== undefined) {
+    out.writeUInt16BE(idBytes, at);
+    at += 2;
+    at += out.write(id, at, "utf8");
+    if ("packetId" in origin) {
+      assert.ok(origin.packetId > 0 && origin.packetId <= 0xffff, "packet id out of range");
+      out.writeUInt16BE(origin.packetId, at);
+      at += 2;
+    }
   }
-  return Buffer.concat([header.subarray(0, 1), originBytes, header.subarray(1), props, payload]);
+  out.writeUInt32BE(propsLength, at);
+  at += 4;
+  if (props !== undefined) at += props.copy(out, at);
+  payload.copy(out, at);
+  return out;
 }
 
 /** The client id of the publisher a body names (format 2 or 3), or undefined. */

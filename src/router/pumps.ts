@@ -10,7 +10,7 @@
 import type { Logger } from "../log.ts";
 import { type PumpContext, pumpSession, type RouterLog } from "./delivery.ts";
 import type { FilterIndex } from "./filter-index.ts";
-import { RecentMessages } from "./recent-messages.ts";
+import type { RecentMessages } from "./recent-messages.ts";
 import type { Session } from "./session.ts";
 import type { SessionStore } from "./session-store.ts";
 import { type GroupPumpContext, pumpGroup } from "./shared-delivery.ts";
@@ -22,6 +22,8 @@ const TRIM_THRESHOLD = 4096;
 
 export interface PumpsOptions {
   log: RouterLog;
+  /** Recently appended or delivered messages, decoded once for every session. */
+  recent: RecentMessages;
   logger: Logger;
   store: SessionStore | undefined;
   table: SubscriptionTable;
@@ -53,7 +55,7 @@ export class Pumps {
     };
     this.#sessionContext = {
       log: options.log,
-      recent: new RecentMessages(),
+      recent: options.recent,
       logger: options.logger,
       store: options.store,
       maxOutgoingPacketCount: options.maxOutgoingPacketCount,

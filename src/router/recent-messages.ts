@@ -48,6 +48,14 @@ export function decodeMessage(record: LogRecord): DecodedMessage {
   };
 }
 
+/**
+ * Payloads up to this size are copied into the ring when the message is
+ * appended (`seed`), so that its delivery skips reading the record back; a
+ * copy, because the original is a view into a socket read, which the ring
+ * would otherwise keep alive.
+ */
+export const SEED_MAX_PAYLOAD_BYTES = 1024;
+
 /** Entries kept: more than a commit batch usually holds, so a fan-out round finds them all. */
 export const RECENT_MESSAGES = 2048;
 /** Encoded templates kept over all entries. */
@@ -68,6 +76,41 @@ export class RecentMessages {
     return entry !== undefined && entry.offset === offset ? entry : undefined;
   }
 
+  /**
+   * A message just appended at `offset`, kept as delivery would decode it
+   * from its record, when that is cheap and certain to be the same: a small
+   * payload and no properties (those go through their JSON in the body).
+   */
+  seed(
+    offset: number,
+    message: {
+      topic: string;
+      qos: Qos;
+      retain: boolean;
+      expiresAtMs: number | null;
+      payload: Buffer;
+      properties?: ForwardedProperties | undefined;
+    },
+    publisherId: string | undefined,
+  ): void {
+    if (message.properties !== undefined || message.payload.length > SEED_MAX_PAYLOAD_BYTES) return;
+    const payload = Buffer.from(message.payload);
+    this.#keep({
+      offset,
+      topic: message.topic,
+      qos: message.qos,
+      retain: message.retain,
+      expiresAtMs: message.expiresAtMs,
+      payload,
+      properties: undefined,
+      publisherId,
+      templates: new PublishTemplates(
+        { topic: message.topic, payload, properties: undefined },
+        this.#budget,
+      ),
+    });
+  }
+
   /** Decodes `record` and keeps it, replacing the entry that shared its slot. */
   add(record: LogRecord): DecodedMessage {
     const { payload, properties } = decodeBody(record.body);
@@ -82,9 +125,13 @@ export class RecentMessages {
       publisherId: publisherOf(record.body),
       templates: new PublishTemplates({ topic: record.topic, payload, properties }, this.#budget),
     };
-    const slot = record.offset % this.#slots.length;
+    this.#keep(entry);
+    return entry;
+  }
+
+  #keep(entry: DecodedMessage): void {
+    const slot = entry.offset % this.#slots.length;
     this.#slots[slot]?.templates?.release();
     this.#slots[slot] = entry;
-    return entry;
   }
 }

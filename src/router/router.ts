@@ -32,6 +32,7 @@ import { encodeBody, type Message, type Origin } from "./message.ts";
 import { type AckDeps, puback, pubcomp, pubrec, reclaimShared } from "./outbound-acks.ts";
 import { resendOf } from "./outgoing.ts";
 import { Pumps } from "./pumps.ts";
+import { RecentMessages } from "./recent-messages.ts";
 import { restoreState } from "./restore.ts";
 import { RetainedStore } from "./retained-store.ts";
 import { NEVER_EXPIRES_SEC, Session, type SessionLink } from "./session.ts";
@@ -91,6 +92,8 @@ export class Router {
   readonly #subscribeDeps: SubscribeDeps;
   readonly #inbound: InboundDeps;
   readonly #pumps: Pumps;
+  /** Recently appended or delivered messages, decoded once for every session (pumps.ts). */
+  readonly #recent = new RecentMessages();
   #failed: unknown;
 
   constructor(options: RouterOptions) {
@@ -122,6 +125,7 @@ export class Router {
     });
     this.#pumps = new Pumps({
       log: this.#log,
+      recent: this.#recent,
       logger: this.#logger,
       store: this.#store,
       table: this.#subscriptions,
@@ -289,6 +293,7 @@ export class Router {
   #append(message: Message, origin?: Origin): number {
     if (this.#failed !== undefined) throw this.#failed;
     const publisher = message.publisherId;
+    const bodyOrigin = origin ?? (publisher === undefined ? undefined : { publisherId: publisher });
     const offset = this.#log.append([
       {
         topic: message.topic,
@@ -296,13 +301,11 @@ export class Router {
         retain: message.retain,
         timestampMs: Date.now(),
         expiresAtMs: message.expiresAtMs,
-        body: encodeBody(
-          message.payload,
-          message.properties,
-          origin ?? (publisher === undefined ? undefined : { publisherId: publisher }),
-        ),
+        body: encodeBody(message.payload, message.properties, bodyOrigin),
       },
     ]);
+    // Delivery finds it decoded (the body names the publisher as bodyOrigin does).
+    this.#recent.seed(offset, message, origin?.clientId ?? publisher);
     for (const index of this.#subscriptions.match(message.topic)) {
       index.push(offset);
       this.#commits.markDirty(index);

@@ -16,8 +16,17 @@ import { parseSharedFilter, SharedGroup } from "./shared-group.ts";
 
 type Index = FilterIndex<Session, SharedGroup>;
 
+/** Topics whose matches are remembered (all are forgotten when there are more). */
+const MATCH_CACHE_TOPICS = 4096;
+
 export class SubscriptionTable {
   readonly #tree = new FilterTree<Index>();
+  /**
+   * The indices each recently published topic matched: devices publish the
+   * same topics again and again. Emptied whenever a filter is added to or
+   * removed from the tree (only that changes what a topic matches).
+   */
+  readonly #matches = new Map<string, readonly Index[]>();
   readonly #groups = new Map<string, SharedGroup>();
 
   /**
@@ -85,7 +94,10 @@ export class SubscriptionTable {
         sub.index.groups.delete(group);
       }
     }
-    if (sub.index.unused) this.#tree.delete(sub.index.filter);
+    if (sub.index.unused) {
+      this.#tree.delete(sub.index.filter);
+      this.#matches.clear();
+    }
     return { removed: true, endedGroup };
   }
 
@@ -100,8 +112,13 @@ export class SubscriptionTable {
   }
 
   /** The indices of every subscribed filter matching `topic` ([MQTT-4.7.2-1] applies). */
-  match(topic: string): Index[] {
-    return this.#tree.match(topic).map(([, index]) => index);
+  match(topic: string): readonly Index[] {
+    const known = this.#matches.get(topic);
+    if (known !== undefined) return known;
+    const found = this.#tree.match(topic).map(([, index]) => index);
+    if (this.#matches.size >= MATCH_CACHE_TOPICS) this.#matches.clear();
+    this.#matches.set(topic, found);
+    return found;
   }
 
   /** A live group by its filter (`$share/<group>/<filter>`). */
@@ -139,6 +156,7 @@ export class SubscriptionTable {
     if (index === undefined) {
       index = new FilterIndex<Session, SharedGroup>(topicFilter);
       this.#tree.set(topicFilter, index);
+      this.#matches.clear();
     }
     return index;
   }

@@ -13,6 +13,8 @@
 // the generator (the brokers' own outgoing window is INFLIGHT_WINDOW in brokers.ts). Raw
 // results go to `--out`.
 //
+// `npm run bench` builds dist/ first, so our broker runs as users run it (node dist/...).
+//
 // Usage: npm run bench -- [--runs 5] [--brokers mosquitto,aedes,rumqttd-fsync,rumqttd-os]
 //        [--scenarios fan-in-qos0,fan-in-qos1,fan-in-qos2,fan-out,latency,idle,backlog]
 //        [--window 100] [--check yes|no] [--out FILE]
