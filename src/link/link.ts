@@ -206,7 +206,7 @@ export class Link implements LinkContext {
   }
 
   adoptLimits(limits: ClientLimits): void {
-    this.#out = new Outgoing(limits);
+    this.#out = outgoingFor(limits);
   }
 
   holdSlot(): boolean {
