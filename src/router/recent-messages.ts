@@ -32,8 +32,11 @@ export interface DecodedMessage {
   readonly templates: PublishTemplates | undefined;
 }
 
-/** A record decoded for one delivery, without shared templates (a record read from disk). */
-export function decodeMessage(record: LogRecord): DecodedMessage {
+/**
+ * A record decoded for delivery; with `budget`, with templates shared by its
+ * subscribers, else for one delivery (a record read from disk).
+ */
+export function decodeMessage(record: LogRecord, budget?: TemplateBudget): DecodedMessage {
   const { payload, properties } = decodeBody(record.body);
   return {
     offset: record.offset,
@@ -44,7 +47,10 @@ export function decodeMessage(record: LogRecord): DecodedMessage {
     payload,
     properties,
     publisherId: publisherOf(record.body),
-    templates: undefined,
+    templates:
+      budget === undefined
+        ? undefined
+        : new PublishTemplates({ topic: record.topic, payload, properties }, budget),
   };
 }
 
@@ -113,18 +119,7 @@ export class RecentMessages {
 
   /** Decodes `record` and keeps it, replacing the entry that shared its slot. */
   add(record: LogRecord): DecodedMessage {
-    const { payload, properties } = decodeBody(record.body);
-    const entry: DecodedMessage = {
-      offset: record.offset,
-      topic: record.topic,
-      qos: record.qos,
-      retain: record.retain,
-      expiresAtMs: record.expiresAtMs,
-      payload,
-      properties,
-      publisherId: publisherOf(record.body),
-      templates: new PublishTemplates({ topic: record.topic, payload, properties }, this.#budget),
-    };
+    const entry = decodeMessage(record, this.#budget);
     this.#keep(entry);
     return entry;
   }
