@@ -152,6 +152,31 @@ export class CommitLog {
   }
 
   /**
+   * With sync "os": commits everything appended so far at once, on the
+   * calling thread (one write to the open segment file), and returns true.
+   * Returns false, having done nothing, when that needs the asynchronous
+   * path (sync "fsync", a write in flight, a segment file to create, a
+   * failed or closed log): use `commit()` then. Waiters of `commit()` that
+   * this satisfies are resolved as usual.
+   */
+  commitNow(): boolean {
+    if (this.#failure !== null || this.#closed) return false;
+    if (this.#committedOffset >= this.#nextOffset) return true;
+    if (this.#flushing !== null) return false;
+    try {
+      if (!this.#writer.writeNow(this.#pending)) return false;
+    } catch (err) {
+      this.#fail(err);
+      return false;
+    }
+    this.#pending = [];
+    this.#committedOffset = this.#nextOffset;
+    this.#trimCache();
+    this.#resolveWaiters();
+    return true;
+  }
+
+  /**
    * Committed records from `fromOffset` on, in order: at least one when any
    * exists, then more while the total stays near `maxBytes`. Returns
    * undefined when they are not in memory (use `read`). Damaged records are
@@ -260,7 +285,14 @@ export class CommitLog {
     this.#flushScheduled = true;
     setImmediate(() => {
       this.#flushScheduled = false;
-      if (this.#flushing === null) this.#flushing = this.#flushLoop();
+      if (this.#flushing !== null) return;
+      // With sync "os" the records usually go out at once, on this thread.
+      this.commitNow();
+      // Only with work to do: a flush loop with none would end before
+      // #flushing is set, and leave a settled promise there.
+      if (this.#pending.length > 0 || this.#pendingDeletes.length > 0) {
+        this.#flushing = this.#flushLoop();
+      }
     });
   }
 

@@ -7,6 +7,7 @@
 // - `records`, when present, has exactly `count` slots once every appended
 //   record is in it; a slot is empty only where the record on disk was damaged.
 
+import { writeSync } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { open } from "node:fs/promises";
 import type { SegmentRecords } from "./segment-records.ts";
@@ -53,6 +54,12 @@ export async function writeAll(handle: FileHandle, buffer: Buffer): Promise<void
     const { bytesWritten } = await handle.write(buffer, done, buffer.length - done, null);
     done += bytesWritten;
   }
+}
+
+/** Writes all of `buffer` at the file position of `fd`, on the calling thread. */
+export function writeAllSync(fd: number, buffer: Buffer): void {
+  let done = 0;
+  while (done < buffer.length) done += writeSync(fd, buffer, done, buffer.length - done);
 }
 
 /** Makes a directory entry (a file just created or renamed in it) durable. */

@@ -37,6 +37,7 @@ export const READ_AHEAD_BYTES = 64 * 1024;
 export interface RouterLog {
   append(records: RecordInput[]): number;
   commit(): Promise<number>;
+  commitNow(): boolean;
   read(fromOffset: number, maxBytes: number): Promise<LogRecord[]>;
   readCached(fromOffset: number, maxBytes: number): LogRecord[] | undefined;
   readonly startOffset: number;

@@ -80,6 +80,50 @@ test("with sync = os a commit writes to the OS without fsync", async (t) => {
   assert.equal(log.stats.batches, 1);
 });
 
+test("with sync = os, commitNow writes on the spot to the open segment, and only there", async (t) => {
+  const dir = await tempDir(t);
+  const { log } = await openLog(dir, { sync: "os", maxSegmentSize: 600 });
+  t.after(() => log.close());
+  // The segment file is not open yet: the first commit takes the async path.
+  log.append([message(0)]);
+  assert.equal(log.commitNow(), false);
+  assert.equal(log.committedOffset, 0);
+  assert.equal(await log.commit(), 1);
+  // Now open: committed in the same turn, readable, and on disk for a reopened log.
+  log.append([message(1), message(2)]);
+  assert.equal(log.commitNow(), true);
+  assert.equal(log.committedOffset, 3);
+  assert.deepEqual(
+    log.readCached(0, 1 << 20)?.map((r) => r.offset),
+    [0, 1, 2],
+  );
+  // A record that starts a new segment needs its file created: async path again.
+  const before = log.segmentCount;
+  while (log.segmentCount === before) log.append([message(log.nextOffset)]);
+  assert.equal(log.commitNow(), false);
+  await log.commit();
+  await log.close();
+  const reopened = await openLog(dir, { sync: "os", maxSegmentSize: 600 });
+  t.after(() => reopened.log.close());
+  const records = await reopened.log.read(0, 1 << 20);
+  assert.deepEqual(records.map((r) => r.topic).slice(0, 3), ["t/0", "t/1", "t/2"]);
+  assert.equal(reopened.log.nextOffset, log.nextOffset);
+});
+
+test("with sync = fsync, commitNow never commits: every commit waits for its fdatasync", async (t) => {
+  const dir = await tempDir(t);
+  const { log } = await openLog(dir, { sync: "fsync" });
+  t.after(() => log.close());
+  log.append([message(0)]);
+  await log.commit();
+  log.append([message(1)]);
+  assert.equal(log.commitNow(), false);
+  assert.equal(log.committedOffset, 1);
+  const syncs = log.stats.syncs;
+  assert.equal(await log.commit(), 2);
+  assert.equal(log.stats.syncs - syncs, 1);
+});
+
 test("a failed write is fatal: the commit rejects and nothing is appended or acknowledged after it", async (t) => {
   const dir = await tempDir(t);
   const { log } = await openLog(dir, { maxSegmentSize: 300 });
