@@ -290,7 +290,8 @@ export class CommitLog {
       this.commitNow();
       // Only with work to do: a flush loop with none would end before
       // #flushing is set, and leave a settled promise there.
-      if (this.#pending.length > 0 || this.#pendingDeletes.length > 0) {
+      const work = this.#pending.length > 0 || this.#pendingDeletes.length > 0;
+      if (work && this.#failure === null) {
         this.#flushing = this.#flushLoop();
       }
     });
