@@ -8,10 +8,40 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Writable } from "node:stream";
 import { describe, type TestContext, test } from "node:test";
 import type { MqttClient } from "mqtt";
+import { pino } from "pino";
+import type { Logger } from "../../src/log.ts";
 import { ReasonCode, SubackFailureV3 } from "../../src/protocol/index.ts";
-import { client, collect, RawClient, startTestBroker } from "../helpers/broker.ts";
+import { client, collect, RawClient, startTestBroker, withTimeout } from "../helpers/broker.ts";
+
+/** A logger that tells when the broker has logged a client's connection as closed. */
+function closedClients(): { logger: Logger; seen: (clientId: string) => Promise<void> } {
+  const closed = new Set<string>();
+  const waiting = new Map<string, () => void>();
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString().split("\n")) {
+        if (!line.includes('"conn.closed"')) continue;
+        const id = (JSON.parse(line) as { client_id?: string }).client_id;
+        if (id === undefined) continue;
+        closed.add(id);
+        waiting.get(id)?.();
+      }
+      done();
+    },
+  });
+  const logger = pino({ level: "info", base: undefined }, stream);
+  const seen = (clientId: string) =>
+    closed.has(clientId)
+      ? Promise.resolve()
+      : withTimeout(
+          new Promise<void>((resolve) => waiting.set(clientId, resolve)),
+          `the broker logging ${clientId}'s connection as closed`,
+        );
+  return { logger, seen };
+}
 
 const V5 = { protocolVersion: 5 } as const;
 
@@ -136,7 +166,8 @@ describe("shared subscriptions: members that go away", () => {
   });
 
   test("a QoS 2 message in flight stays with its member, which completes it when it reconnects [MQTT-4.8.2-4]", async (t) => {
-    const b = await startTestBroker(t, { sharedStrategy: "sticky" });
+    const closed = closedClients();
+    const b = await startTestBroker(t, { sharedStrategy: "sticky", logger: closed.logger });
     const fields = { clientId: "q2", clean: false, properties: { sessionExpiryInterval: 60 } };
     const first = await RawClient.open(t, b.v5, 5);
     await first.connect(fields);
@@ -154,6 +185,9 @@ describe("shared subscriptions: members that go away", () => {
     const sent = await first.next((p) => p.cmd === "publish");
     first.socket.destroy();
     await first.waitClosed();
+    // The broker must have seen the member go before "next" is published:
+    // until then it is still the sticky member, and would keep "next" too.
+    await closed.seen("q2");
     await pub.publishAsync("q2", "next", { qos: 2 });
     const [next] = await got.next(1);
     assert.equal(next?.payload, "next", "the QoS 2 message did not go to the other member");
