@@ -104,9 +104,17 @@ describe("packet templates", () => {
       return encodePacket(publishOf(source, 1, false, 1, false), 5);
     };
     const delivery = { ...source, qos: 1, retain: false };
-    templates.lookup(delivery, 5, encode);
+    const kept = templates.lookup(delivery, 5, encode);
     templates.lookup(delivery, 5, encode);
     assert.equal(encodes, 1);
+    // A second variant is kept beside the first (which is kept in a field of its own).
+    const retained = { ...delivery, retain: true };
+    const other = templates.lookup(retained, 5, encode);
+    assert.equal(templates.lookup(retained, 5, encode), other);
+    assert.equal(templates.lookup(delivery, 5, encode), kept);
+    assert.notEqual(other, kept);
+    assert.equal(encodes, 2);
+    encodes = 1;
     // A per-subscriber property (a subscription identifier) makes a new properties object.
     const own = { ...delivery, properties: { ...properties, subscriptionIdentifier: 3 } };
     assert.equal(templates.lookup(own, 5, encode), undefined);
