@@ -82,6 +82,8 @@ export class Link implements LinkContext {
   #acks: AckQueue | undefined;
   #qos0Waiter: CommitWaiter | undefined;
   #keepAliveTimer: NodeJS.Timeout | undefined;
+  /** A packet arrived in the read being decoded: the keep-alive restarts once it is done. */
+  #received = false;
   #out = BEFORE_CONNECT;
   /** Made when the handshake first needs it (an AUTH exchange, or packets held behind CONNECT). */
   #handshakeAuthState: HandshakeAuth | undefined;
@@ -155,7 +157,13 @@ export class Link implements LinkContext {
   // Called with `this` = the stream (EventEmitter's convention), not the class.
   static readonly #onData = function (this: LinkedStream, chunk: Buffer): void {
     const link = this[LINK];
-    if (link?.open === true && !link.#draining) link.#decoder?.push(chunk);
+    if (link?.open !== true || link.#draining) return;
+    link.#decoder?.push(chunk);
+    // Once per read rather than once per packet: the packets of one read arrive together.
+    if (link.#received) {
+      link.#received = false;
+      link.#keepAliveTimer?.refresh();
+    }
   };
 
   static readonly #onDrain = function (this: LinkedStream): void {
@@ -403,7 +411,8 @@ export class Link implements LinkContext {
 
   #onPacket(packet: MqttPacket): void {
     if (!this.open) return;
-    this.#keepAliveTimer?.refresh();
+    // [MQTT-3.1.2-24] Any packet restarts the keep-alive (at the end of the read, #onData).
+    this.#received = true;
     if (this.#logger.isLevelEnabled("debug")) {
       this.#logger.debug({ event: "packet.received", packet: packet.cmd }, "received");
     }

@@ -14,7 +14,7 @@
 // failures are reported through `onError` as a ProtocolError.
 
 import mqttPacket from "mqtt-packet";
-import { decodeFast } from "./fast-path.ts";
+import { decodeFast, type TopicMemo } from "./fast-path.ts";
 import { PacketParser, type ParserSettings, type ParserSink } from "./packet-parser.ts";
 import { ProtocolError } from "./protocol-error.ts";
 import {
@@ -153,6 +153,11 @@ function knownVersion(settings: ParserSettings): 3 | 4 | 5 | undefined {
 /** The user properties of a packet that has none (shared, never added to). */
 const NO_PAIRS: UserProperty[] = Object.freeze([]) as unknown as UserProperty[];
 
+/** An empty topic memo. */
+function emptyTopicMemo(): TopicMemo {
+  return { bytes: undefined, text: "" };
+}
+
 /** A packet parsed by mqtt-packet, waiting to be handed on after parse() returns. */
 interface Ready {
   packet: Raw;
@@ -179,6 +184,8 @@ class PacketDecoder implements Decoder, ParserSink {
   #badUtf8 = false;
   #pairs: UserProperty[] = [];
   #ready: Ready[] = [];
+  /** The last topic the fast path decoded; made with the first PUBLISH (fast-path.ts). */
+  #topic: TopicMemo | undefined;
 
   constructor(options: DecoderOptions) {
     this.#options = options;
@@ -218,8 +225,13 @@ class PacketDecoder implements Decoder, ParserSink {
       this.#parser === undefined ? knownVersion(this.#settings) : this.#parser.idleVersion;
     if (version !== undefined) {
       let at = 0;
+      // An idle connection's first bytes are rarely a PUBLISH: the memo waits for one.
+      if (this.#topic === undefined && (chunk[0] as number) >> 4 === 3) {
+        this.#topic = emptyTopicMemo();
+      }
+      const memo = this.#topic;
       for (;;) {
-        const decoded = decodeFast(chunk, at, version, options.maxPacketBytes);
+        const decoded = decodeFast(chunk, at, version, options.maxPacketBytes, memo);
         if (decoded === undefined) break;
         at = decoded.end;
         options.onPacket(decoded.packet, decoded.bytes);

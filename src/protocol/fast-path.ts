@@ -12,10 +12,18 @@
 // up, ill-formed UTF-8, properties, reason codes, a packet larger than the
 // limit), is left to mqtt-packet, which gives the answer it always gave.
 //
+// A decoder may pass a TopicMemo: the last topic it decoded, bytes and
+// string. A PUBLISH whose topic bytes equal it gets that string again
+// (devices publish to the same topic over and over), without checking and
+// decoding the same bytes again, and later steps that key on the topic
+// (subscription matches) find a string whose hash is already known.
+//
 // Invariants (test/protocol/packet-templates.test.ts checks them against
 // mqtt-packet 9.0.2):
 // - decodeFast returns exactly the packet the general path makes of the
-//   same bytes (same fields, same order), or undefined;
+//   same bytes (same fields, same order), or undefined, with or without a
+//   memo, whatever the memo held;
+// - a memo's string is the UTF-8 decoding of its bytes, which are valid UTF-8;
 // - encodePublishFast returns exactly encodePacket's bytes, or undefined.
 
 import { isUtf8 } from "node:buffer";
@@ -34,6 +42,15 @@ const ACK_COMMANDS = {
   6: "pubrel",
   7: "pubcomp",
 } as const;
+
+/** Topics longer than this are not remembered (a memo stays small per connection). */
+export const MEMO_MAX_TOPIC_BYTES = 256;
+
+/** The last topic a decoder decoded (a copy of its bytes, and its string); see the header. */
+export interface TopicMemo {
+  bytes: Buffer | undefined;
+  text: string;
+}
 
 export interface Decoded {
   packet: MqttPacket;
@@ -58,6 +75,7 @@ export function decodeFast(
   at: number,
   version: ProtocolVersion,
   maxPacketBytes: number,
+  memo?: TopicMemo,
 ): Decoded | undefined {
   if (buf.length - at < 2) return undefined;
   const first = buf[at] as number;
@@ -80,7 +98,7 @@ export function decodeFast(
   if (bytes > maxPacketBytes) return undefined;
   const packet =
     type === PUBLISH
-      ? decodePublish(buf, first, i, end, version)
+      ? decodePublish(buf, first, i, end, version, memo)
       : decodeAck(buf, first, type as 4 | 5 | 6 | 7, i, remaining, version);
   return packet === undefined ? undefined : { packet, end, bytes };
 }
@@ -91,6 +109,7 @@ function decodePublish(
   start: number,
   end: number,
   version: ProtocolVersion,
+  memo: TopicMemo | undefined,
 ): PublishPacket | undefined {
   const qos = (first >> 1) & 3;
   if (qos === 3 || end - start < 2) return undefined;
@@ -100,18 +119,44 @@ function decodePublish(
   if (at > end) return undefined;
   // MQTT 5 properties (a non-zero property length) take the general path.
   if (version === 5 && buf[at - 1] !== 0) return undefined;
-  const topicBytes = buf.subarray(topicStart, topicEnd);
-  if (!isUtf8(topicBytes)) return undefined;
+  const topic = topicAt(buf, topicStart, topicEnd, memo);
+  if (topic === undefined) return undefined;
   const packet: PublishPacket = {
     cmd: "publish",
     retain: (first & 1) !== 0,
     qos: qos as 0 | 1 | 2,
     dup: (first & 8) !== 0,
-    topic: topicBytes.toString("utf8"),
+    topic,
     payload: buf.subarray(at, end),
   };
   if (qos > 0) packet.packetId = buf.readUInt16BE(topicEnd);
   return packet;
+}
+
+/**
+ * The topic in `buf[start, end)`: the memo's string when the bytes are the
+ * memo's, else decoded (undefined when not valid UTF-8) and remembered.
+ */
+function topicAt(
+  buf: Buffer,
+  start: number,
+  end: number,
+  memo: TopicMemo | undefined,
+): string | undefined {
+  const known = memo?.bytes;
+  if (known !== undefined && known.length === end - start) {
+    let i = 0;
+    while (i < known.length && known[i] === buf[start + i]) i++;
+    if (i === known.length) return (memo as TopicMemo).text;
+  }
+  const bytes = buf.subarray(start, end);
+  if (!isUtf8(bytes)) return undefined;
+  const text = bytes.toString("utf8");
+  if (memo !== undefined && bytes.length <= MEMO_MAX_TOPIC_BYTES) {
+    memo.bytes = Buffer.from(bytes);
+    memo.text = text;
+  }
+  return text;
 }
 
 /**
@@ -202,6 +247,6 @@ export function encodePublishFast(
     at += 2;
   }
   if (version === 5) out[at++] = 0;
-  payload.copy(out, at);
+  out.set(payload, at);
   return out;
 }

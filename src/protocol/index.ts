@@ -20,7 +20,12 @@ export {
   type UnsubackPacket,
   type UnsubscribePacket,
 } from "./codec.ts";
-export { decodeFast, encodePublishFast } from "./fast-path.ts";
+export {
+  decodeFast,
+  encodePublishFast,
+  MEMO_MAX_TOPIC_BYTES,
+  type TopicMemo,
+} from "./fast-path.ts";
 export {
   type AckCommand,
   ackTemplate,

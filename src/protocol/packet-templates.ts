@@ -74,6 +74,13 @@ export class PublishTemplates {
   readonly #payload: Buffer;
   readonly #properties: object | undefined;
   readonly #budget: TemplateBudget;
+  /**
+   * The first variant kept, and which it is: most messages go out as one
+   * variant only, which then costs no array of all of them.
+   */
+  #first: PacketTemplate | undefined;
+  #firstVariant = -1;
+  /** The other variants, made when a second one is kept. */
   #variants: Array<PacketTemplate | undefined> | undefined;
   #bytes = 0;
 
@@ -100,7 +107,9 @@ export class PublishTemplates {
     ) {
       return undefined;
     }
-    return this.#variants?.[variantOf(version, delivery.qos, delivery.retain)] ?? null;
+    const variant = variantOf(version, delivery.qos, delivery.retain);
+    if (variant === this.#firstVariant) return this.#first as PacketTemplate;
+    return this.#variants?.[variant] ?? null;
   }
 
   /**
@@ -115,8 +124,14 @@ export class PublishTemplates {
     const template: PacketTemplate = { bytes, packetIdAt };
     // Over the budget, the template serves this delivery only (the next one encodes again).
     if (this.#budget.usedBytes + bytes.length <= this.#budget.limitBytes) {
-      this.#variants ??= new Array<PacketTemplate | undefined>(VARIANTS);
-      this.#variants[variantOf(version, delivery.qos, delivery.retain)] = template;
+      const variant = variantOf(version, delivery.qos, delivery.retain);
+      if (this.#firstVariant < 0 || variant === this.#firstVariant) {
+        this.#firstVariant = variant;
+        this.#first = template;
+      } else {
+        this.#variants ??= new Array<PacketTemplate | undefined>(VARIANTS);
+        this.#variants[variant] = template;
+      }
       this.#bytes += bytes.length;
       this.#budget.usedBytes += bytes.length;
     }
@@ -137,6 +152,8 @@ export class PublishTemplates {
   release(): void {
     this.#budget.usedBytes -= this.#bytes;
     this.#bytes = 0;
+    this.#first = undefined;
+    this.#firstVariant = -1;
     this.#variants = undefined;
   }
 }

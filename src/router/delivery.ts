@@ -114,6 +114,14 @@ export function decoded(message: DecodedMessage | LogRecord): DecodedMessage {
   return "body" in message ? decodeMessage(message) : message;
 }
 
+/** The subscription identifiers of subscriptions without one (shared, never added to). */
+const NO_IDS: number[] = Object.freeze([]) as unknown as number[];
+
+function anyNoLocal(subscriptions: readonly Subscription[]): boolean {
+  for (const sub of subscriptions) if (sub.noLocal) return true;
+  return false;
+}
+
 /** One delivery decision: the message, its QoS and flags for this session, or undefined to skip it. */
 export function deliveryOf(
   session: Session,
@@ -123,14 +131,18 @@ export function deliveryOf(
 ): OutgoingPublish | undefined {
   // [MQTT-3.3.2-5] An expired message is not sent to a subscriber it has not reached.
   if (isExpired(message.expiresAtMs, nowMs)) return undefined;
-  const own = subscriptions.some((s) => s.noLocal) && message.publisherId === session.clientId;
   // [MQTT-3.8.3-3] No Local: not sent back to the client that published it.
+  const own = anyNoLocal(subscriptions) && message.publisherId === session.clientId;
   const subs = own ? subscriptions.filter((s) => !s.noLocal) : subscriptions;
   if (subs.length === 0) return undefined;
   let granted: Qos = 0;
-  for (const sub of subs) if (sub.qos > granted) granted = sub.qos;
-  const ids: number[] = [];
-  for (const sub of subs) if (sub.subscriptionId !== undefined) ids.push(sub.subscriptionId);
+  let ids: number[] = NO_IDS;
+  for (const sub of subs) {
+    if (sub.qos > granted) granted = sub.qos;
+    if (sub.subscriptionId === undefined) continue;
+    if (ids === NO_IDS) ids = [];
+    ids.push(sub.subscriptionId);
+  }
   const publish = outgoingPublish(
     {
       topic: message.topic,

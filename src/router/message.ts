@@ -93,14 +93,28 @@ export interface Origin {
 }
 
 /**
+ * The header of the last format 3 body encoded (a view into that body) and
+ * the publisher it names: a publisher's messages come in runs (one socket
+ * read holds many), so the next body copies it rather than encoding the
+ * client id again.
+ */
+let lastPublisher: string | undefined;
+let lastPublisherHeader: Buffer | undefined;
+
+/**
  * `origin` (an inbound QoS 2 message of a stored session) gives format 2, a
- * bare `publisherId` format 3, neither format 1.
+ * publisher's client id (`{ publisherId }` or the string) format 3, neither
+ * format 1. The payload is the body's last bytes.
  */
 export function encodeBody(
   payload: Buffer,
   properties: ForwardedProperties | undefined,
-  origin?: Origin | { publisherId: string },
+  origin?: Origin | { publisherId: string } | string,
 ): Buffer {
+  if (typeof origin === "string" && (properties === undefined || isEmpty(properties))) {
+    return encodePublishedBody(payload, origin);
+  }
+  if (typeof origin === "string") return encodeBody(payload, properties, { publisherId: origin });
   let props: Buffer | undefined;
   if (properties !== undefined && Object.keys(properties).length > 0) {
     const json: Record<string, unknown> = { ...properties };
@@ -139,6 +153,34 @@ export function encodeBody(
   at += 4;
   if (props !== undefined) at += props.copy(out, at);
   payload.copy(out, at);
+  return out;
+}
+
+function isEmpty(object: object): boolean {
+  for (const _ in object) return false;
+  return true;
+}
+
+/** A format 3 body without properties (the publish path's common case). */
+function encodePublishedBody(payload: Buffer, publisherId: string): Buffer {
+  const known = publisherId === lastPublisher ? lastPublisherHeader : undefined;
+  const originBytes =
+    known === undefined ? 2 + Buffer.byteLength(publisherId, "utf8") : known.length - 1;
+  assert.ok(originBytes <= 2 + 0xffff, "client id too long for a message body");
+  const out = Buffer.allocUnsafe(HEADER_BYTES + originBytes + payload.length);
+  let at: number;
+  if (known !== undefined) {
+    out.set(known, 0);
+    at = known.length;
+  } else {
+    out[0] = BODY_FORMAT_WITH_PUBLISHER;
+    out.writeUInt16BE(originBytes - 2, 1);
+    at = 3 + out.write(publisherId, 3, "utf8");
+    lastPublisher = publisherId;
+    lastPublisherHeader = out.subarray(0, at);
+  }
+  out.writeUInt32BE(0, at);
+  out.set(payload, at + 4);
   return out;
 }
 

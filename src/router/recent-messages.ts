@@ -55,10 +55,10 @@ export function decodeMessage(record: LogRecord, budget?: TemplateBudget): Decod
 }
 
 /**
- * Payloads up to this size are copied into the ring when the message is
- * appended (`seed`), so that its delivery skips reading the record back; a
- * copy, because the original is a view into a socket read, which the ring
- * would otherwise keep alive.
+ * Messages with payloads up to this size are kept in the ring when appended
+ * (`seed`), so that their delivery skips reading the record back. The ring
+ * keeps the payload's copy in the message body (never the original, a view
+ * into a socket read, which the ring would otherwise keep alive).
  */
 export const SEED_MAX_PAYLOAD_BYTES = 1024;
 
@@ -86,6 +86,7 @@ export class RecentMessages {
    * A message just appended at `offset`, kept as delivery would decode it
    * from its record, when that is cheap and certain to be the same: a small
    * payload and no properties (those go through their JSON in the body).
+   * `payload` is the message's payload as its body holds it (a copy).
    */
   seed(
     offset: number,
@@ -98,9 +99,9 @@ export class RecentMessages {
       properties?: ForwardedProperties | undefined;
     },
     publisherId: string | undefined,
+    payload: Buffer,
   ): void {
-    if (message.properties !== undefined || message.payload.length > SEED_MAX_PAYLOAD_BYTES) return;
-    const payload = Buffer.from(message.payload);
+    if (message.properties !== undefined || payload.length > SEED_MAX_PAYLOAD_BYTES) return;
     this.#keep({
       offset,
       topic: message.topic,

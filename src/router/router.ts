@@ -293,7 +293,7 @@ export class Router {
   #append(message: Message, origin?: Origin): number {
     if (this.#failed !== undefined) throw this.#failed;
     const publisher = message.publisherId;
-    const bodyOrigin = origin ?? (publisher === undefined ? undefined : { publisherId: publisher });
+    const body = encodeBody(message.payload, message.properties, origin ?? publisher);
     const offset = this.#log.append([
       {
         topic: message.topic,
@@ -301,11 +301,17 @@ export class Router {
         retain: message.retain,
         timestampMs: Date.now(),
         expiresAtMs: message.expiresAtMs,
-        body: encodeBody(message.payload, message.properties, bodyOrigin),
+        body,
       },
     ]);
-    // Delivery finds it decoded (the body names the publisher as bodyOrigin does).
-    this.#recent.seed(offset, message, origin?.clientId ?? publisher);
+    // Delivery finds it decoded (the body names the publisher as `origin` or the message
+    // does), its payload a view into the body, which ends with it (message.ts).
+    this.#recent.seed(
+      offset,
+      message,
+      origin?.clientId ?? publisher,
+      body.subarray(body.length - message.payload.length),
+    );
     for (const index of this.#subscriptions.match(message.topic)) {
       index.push(offset);
       this.#commits.markDirty(index);

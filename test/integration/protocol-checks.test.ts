@@ -127,6 +127,35 @@ for (const version of [4, 5] as const) {
       assert.equal(first?.topic, "ok/after");
     });
 
+    test("after valid topics of the same length, an ill-formed UTF-8 topic or a wildcard in PUBLISH still closes the connection [MQTT-1.5.3-1] [MQTT-3.3.2-2]", async (t) => {
+      // The decoder remembers the last topic (fast-path.ts): bytes that differ from it are
+      // checked again, whatever it was.
+      const b = await startTestBroker(t);
+      const bad = [
+        {
+          topic: Buffer.from([0x61, 0x2f, 0xff, 0xfe, 0xc0, 0x80]),
+          code: ReasonCode.MalformedPacket,
+        },
+        { topic: Buffer.from("a/+/cd"), code: ReasonCode.TopicNameInvalid },
+      ];
+      for (const [i, { topic, code }] of bad.entries()) {
+        const raw = await RawClient.open(t, b.port(version), version);
+        await raw.connect({ clientId: `memo-${i}` });
+        const good = (id: number) =>
+          packet(0x32, str("a/b/cd"), Buffer.from([0, id]), props(version), Buffer.from("x"));
+        raw.write(Buffer.concat([good(1), good(2)]));
+        for (const id of [1, 2]) await raw.next((p) => p.cmd === "puback" && p.packetId === id);
+        raw.write(packet(0x32, str(topic), Buffer.from([0, 3]), props(version), Buffer.alloc(0)));
+        if (version === 5) {
+          const answer = await raw.next((p) => p.cmd === "disconnect");
+          assert.equal((answer as { reasonCode?: number }).reasonCode, code);
+        }
+        await raw.waitClosed();
+        const acked = raw.packets.filter((p) => p.cmd === "puback").map((p) => p.packetId);
+        assert.ok(!acked.includes(3), "the bad PUBLISH is never acknowledged");
+      }
+    });
+
     test("a will of QoS 3 is refused [MQTT-3.1.2-14]", async (t) => {
       const b = await startTestBroker(t);
       const raw = await RawClient.open(t, b.port(version), version);

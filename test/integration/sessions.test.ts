@@ -2,7 +2,8 @@
 // over real sockets, for MQTT 3.1.1 and 5.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { ConnackReturnCodeV3, ReasonCode } from "../../src/protocol/index.ts";
+import { setTimeout as delay } from "node:timers/promises";
+import { ConnackReturnCodeV3, encodePacket, ReasonCode } from "../../src/protocol/index.ts";
 import { client, collect, RawClient, startTestBroker } from "../helpers/broker.ts";
 
 const persistentOptions = (version: 4 | 5) =>
@@ -122,6 +123,38 @@ for (const version of [4, 5] as const) {
       assert.ok(Date.now() - started >= 1400, "not before 1.5 x the keep-alive");
       const [message] = await got.next(1);
       assert.equal(message?.topic, "ka/gone");
+    });
+
+    test("any packet restarts the keep-alive, several in one read too: a client publishing more often than 1.5 x the keep-alive stays connected [MQTT-3.1.2-24]", async (t) => {
+      const b = await startTestBroker(t);
+      const busy = await RawClient.open(t, b.port(version), version);
+      await busy.connect({ clientId: "busy", keepalive: 1 });
+      const publish = (id: number) =>
+        encodePacket(
+          {
+            cmd: "publish",
+            topic: "ka/busy",
+            payload: Buffer.from("x"),
+            qos: 1,
+            retain: false,
+            dup: false,
+            packetId: id,
+          },
+          version,
+        );
+      let closed = false;
+      void busy.closed.then(() => {
+        closed = true;
+      });
+      // 2.4 s of PUBLISHes (two per write) every 400 ms, no PINGREQ: never 1.5 s of silence.
+      for (let i = 1; i <= 6; i++) {
+        busy.write(Buffer.concat([publish(2 * i - 1), publish(2 * i)]));
+        await busy.next((p) => p.cmd === "puback" && p.packetId === 2 * i);
+        await delay(400);
+      }
+      assert.equal(closed, false, "still connected after 2.4 s");
+      // Then silence: closed after 1.5 x the keep-alive.
+      await busy.waitClosed();
     });
 
     test("unacknowledged QoS 1/2 messages stop at max_inflight_count and are resent with DUP on reconnect [MQTT-4.4.0-1]", async (t) => {

@@ -5,6 +5,7 @@
 // PUBLISH path and its lean parser against mqtt-packet's own output.
 
 import assert from "node:assert/strict";
+import { isUtf8 } from "node:buffer";
 import { describe, test } from "node:test";
 import fc from "fast-check";
 import mqttPacket from "mqtt-packet";
@@ -16,11 +17,13 @@ import {
   decodeFast,
   encodePacket,
   encodePublishFast,
+  MEMO_MAX_TOPIC_BYTES,
   type MqttPacket,
   type PacketTemplate,
   type ProtocolVersion,
   PublishTemplates,
   TemplateBudget,
+  type TopicMemo,
 } from "../../src/protocol/index.ts";
 
 /** What the outbox does when it copies a template out (outbox.ts). */
@@ -101,9 +104,17 @@ describe("packet templates", () => {
       return encodePacket(publishOf(source, 1, false, 1, false), 5);
     };
     const delivery = { ...source, qos: 1, retain: false };
-    templates.lookup(delivery, 5, encode);
+    const kept = templates.lookup(delivery, 5, encode);
     templates.lookup(delivery, 5, encode);
     assert.equal(encodes, 1);
+    // A second variant is kept beside the first (which is kept in a field of its own).
+    const retained = { ...delivery, retain: true };
+    const other = templates.lookup(retained, 5, encode);
+    assert.equal(templates.lookup(retained, 5, encode), other);
+    assert.equal(templates.lookup(delivery, 5, encode), kept);
+    assert.notEqual(other, kept);
+    assert.equal(encodes, 2);
+    encodes = 1;
     // A per-subscriber property (a subscription identifier) makes a new properties object.
     const own = { ...delivery, properties: { ...properties, subscriptionIdentifier: 3 } };
     assert.equal(templates.lookup(own, 5, encode), undefined);
@@ -286,6 +297,62 @@ describe("codec fast path", () => {
       }),
       { numRuns: 300, ...(seed === undefined ? {} : { seed }) },
     );
+  });
+
+  test("with a topic memo, a run of PUBLISHes decodes as without one and as mqtt-packet does, whatever the memo held", () => {
+    // Topics of one length that differ in one byte, ill-formed UTF-8 of the same length,
+    // a wildcard (the decoder takes it; the handler refuses it), a topic too long to be
+    // remembered, the empty topic; zero-length payloads, QoS 2 and RETAIN among them.
+    const topics = [
+      Buffer.from("a/b/cd"),
+      Buffer.from("a/b/cd"),
+      Buffer.from("a/b/ce"),
+      Buffer.from([0x61, 0x2f, 0xff, 0xfe, 0xc0, 0x80]),
+      Buffer.from("a/b/ce"),
+      Buffer.from("a/+/cd"),
+      Buffer.from("é/ü/x"),
+      Buffer.from("t".repeat(MEMO_MAX_TOPIC_BYTES + 1)),
+      Buffer.from("t".repeat(MEMO_MAX_TOPIC_BYTES + 1)),
+      Buffer.alloc(0),
+      Buffer.from("a/b/cd"),
+    ];
+    const rawPublish = (topic: Buffer, i: number, version: ProtocolVersion): Buffer => {
+      const qos = i % 3;
+      const body = Buffer.concat([
+        Buffer.from([topic.length >> 8, topic.length & 0xff]),
+        topic,
+        qos > 0 ? Buffer.from([0, i + 1]) : Buffer.alloc(0),
+        version === 5 ? Buffer.from([0]) : Buffer.alloc(0),
+        i % 2 === 0 ? Buffer.alloc(0) : Buffer.from("payload"),
+      ]);
+      const length =
+        body.length < 128 ? [body.length] : [(body.length & 0x7f) | 0x80, body.length >> 7];
+      return Buffer.concat([
+        Buffer.from([0x30 | (qos << 1) | (i % 4 === 3 ? 1 : 0), ...length]),
+        body,
+      ]);
+    };
+    for (const version of [3, 4, 5] as ProtocolVersion[]) {
+      const memo: TopicMemo = { bytes: undefined, text: "" };
+      for (const [i, topic] of topics.entries()) {
+        const bytes = rawPublish(topic, i, version);
+        const withMemo = decodeFast(bytes, 0, version, 1 << 20, memo);
+        const without = decodeFast(bytes, 0, version, 1 << 20);
+        assert.deepEqual(withMemo, without, `${version} ${i}`);
+        const [expected] = reference(bytes, version);
+        if (!isUtf8(topic)) {
+          // Left to mqtt-packet, which reports the ill-formed string (codec.ts refuses it).
+          assert.equal(withMemo, undefined);
+          continue;
+        }
+        assert.ok(withMemo !== undefined);
+        assert.deepEqual(withMemo.packet, expected, `${version} ${i}`);
+        assert.equal(
+          memo.text === (withMemo.packet as { topic: string }).topic,
+          topic.length <= MEMO_MAX_TOPIC_BYTES,
+        );
+      }
+    }
   });
 
   test("payload sizes at the Remaining Length boundaries encode as encodePacket does", () => {

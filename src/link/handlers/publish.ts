@@ -87,20 +87,21 @@ function messageOf(link: LinkContext, packet: PublishPacket): Message {
   }
   if (v5) checkProperties(packet.properties, payload);
   const expirySec = packet.properties?.messageExpiryInterval;
-  const properties = v5
-    ? forwardedProperties(packet.properties, packet.userPropertyList ?? [])
-    : undefined;
-  return {
+  // Built field by field: a conditional spread costs an object and a copy per message.
+  const message: Message = {
     topic,
     qos: packet.qos,
     retain: packet.retain,
     payload,
-    ...(properties === undefined ? {} : { properties }),
-    expiresAtMs:
-      link.version === 5 && expirySec !== undefined ? Date.now() + expirySec * 1000 : null,
+    expiresAtMs: v5 && expirySec !== undefined ? Date.now() + expirySec * 1000 : null,
     // Kept with the message for No Local subscriptions ([MQTT-3.8.3-3]).
     publisherId: link.session.clientId,
   };
+  if (v5 && packet.properties !== undefined) {
+    const properties = forwardedProperties(packet.properties, packet.userPropertyList ?? []);
+    if (properties !== undefined) message.properties = properties;
+  }
+  return message;
 }
 
 function countInbound(link: LinkContext): void {
