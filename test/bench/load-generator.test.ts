@@ -337,4 +337,39 @@ describe("bench load generator: RawClient and Publisher on a socket", () => {
       }
     });
   }
+  test("a window waiting for a refill step is topped up after a millisecond without more acks", async () => {
+    // Window 10 (refill step 3): the server acks only the first publish of the first ten and
+    // holds the rest until the 11th arrives; without the time bound both sides would wait.
+    const ids: number[] = [];
+    const server = await scriptedServer((packet, send) => {
+      if (packet.cmd !== "publish") return;
+      const id = packet.messageId ?? 0;
+      ids.push(id);
+      if (ids.length === 1) send({ cmd: "puback", messageId: id });
+      if (ids.length === 11) {
+        for (const held of ids.slice(1)) send({ cmd: "puback", messageId: held });
+      }
+      if (ids.length > 11) send({ cmd: "puback", messageId: id });
+    });
+    try {
+      const { client } = await RawClient.connect({
+        host: "127.0.0.1",
+        port: server.port,
+        clientId: "w",
+        clean: true,
+        timeoutMs: 5000,
+      });
+      const publisher = new Publisher(client, {
+        template: new PublishTemplate("t", 1, 16),
+        count: 20,
+        window: 10,
+      });
+      publisher.kick();
+      await until(() => publisher.done, 2000);
+      assert.equal(ids.length, 20);
+      client.destroy();
+    } finally {
+      await server.close();
+    }
+  });
 });
