@@ -101,6 +101,7 @@ async function main(): Promise<void> {
     int(values["stall-ms"] ?? "", "stall-ms"),
   );
   const wallMs = performance.now() - wallStart;
+  const cpuUsed = process.cpuUsage(cpuStart);
   const brokerTicksEnd = cpuTicks(target.pid);
   const firstSendMs = Math.min(...pubs.map((p) => p.firstSendMs));
   const durationMs = lastReceiveMs - firstSendMs;
@@ -120,6 +121,8 @@ async function main(): Promise<void> {
     durationMs: round(durationMs),
     msgPerSec: Math.round((subscriber.received / durationMs) * 1000),
     generatorCpuPercent: ownCpuPercent(cpuStart, wallMs),
+    generatorCpuUsPerMsg: round((cpuUsed.user + cpuUsed.system) / subscriber.received, 2),
+    generatorSysUsPerMsg: round(cpuUsed.system / subscriber.received, 2),
     brokerCpuPercent: brokerCpuMs === null ? null : round((brokerCpuMs * 100) / wallMs),
     brokerCpuUsPerMsg:
       brokerCpuMs === null ? null : round((brokerCpuMs * 1000) / subscriber.received, 2),

@@ -3,7 +3,8 @@
 // Owns: encoding every packet the generator sends, once, with mqtt-packet, and patching the few
 // bytes that change per send (packet id, a timestamp at the start of a PUBLISH payload).
 // Called by: load/client.ts and load/publisher.ts. Never allocates per message on the hot path:
-// `PublishTemplate.writeInto` copies the template into a caller-owned batch buffer.
+// `PublishTemplate.writeInto` and `AckTemplate.writeInto` write into the connection's output
+// buffer.
 import mqtt from "mqtt-packet";
 
 /** Packet type numbers (the high nibble of the first byte). */
@@ -52,16 +53,20 @@ export function encodeDisconnect(): Buffer {
 
 /** A 4-byte ack (PUBACK, PUBREC, PUBREL, PUBCOMP) with its packet id patched in. */
 export class AckTemplate {
-  readonly #template: Buffer;
+  readonly #first: number;
 
   constructor(cmd: "puback" | "pubrec" | "pubrel" | "pubcomp") {
-    this.#template = encode({ cmd, messageId: 1 });
-    if (this.#template.length !== 4) throw new Error(`unexpected ${cmd} length`);
+    const template = encode({ cmd, messageId: 1 });
+    if (template.length !== 4 || template[1] !== 2) throw new Error(`unexpected ${cmd} length`);
+    this.#first = template[0] as number;
   }
 
+  /** Writes the ack for `packetId` to `target` at `offset`; returns the offset after it. */
   writeInto(target: Buffer, offset: number, packetId: number): number {
-    this.#template.copy(target, offset);
-    target.writeUInt16BE(packetId, offset + 2);
+    target[offset] = this.#first;
+    target[offset + 1] = 2;
+    target[offset + 2] = packetId >> 8;
+    target[offset + 3] = packetId & 0xff;
     return offset + 4;
   }
 }
@@ -99,8 +104,11 @@ export class PublishTemplate {
 
   /** Copies the packet to `target` at `offset`; returns the offset after it. */
   writeInto(target: Buffer, offset: number, packetId: number, stampMs: number): number {
-    this.#template.copy(target, offset);
-    if (this.qos > 0) target.writeUInt16BE(packetId, offset + this.#packetIdAt);
+    target.set(this.#template, offset);
+    if (this.qos > 0) {
+      target[offset + this.#packetIdAt] = packetId >> 8;
+      target[offset + this.#packetIdAt + 1] = packetId & 0xff;
+    }
     target.writeDoubleBE(stampMs, offset + this.#payloadAt);
     return offset + this.bytes;
   }
