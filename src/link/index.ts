@@ -9,4 +9,4 @@ export type {
   LinkOptions,
   PeerInfo,
 } from "./options.ts";
-export { maxIncomingPacketBytes } from "./options.ts";
+export { maxIncomingPacketBytes, NO_PEER_INFO } from "./options.ts";

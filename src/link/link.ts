@@ -19,9 +19,13 @@ import { setTimeout as delay } from "node:timers/promises";
 import type { Logger } from "../log.ts";
 import {
   type AuthPacket,
+  acceptedConnackTemplate,
   ackTemplate,
-  createDecoder,
+  ConnackReturnCodeV3,
+  createSinkDecoder,
   type Decoder,
+  type DecoderLimits,
+  type DecoderSink,
   type MqttPacket,
   type PacketTemplate,
   ProtocolError,
@@ -37,6 +41,7 @@ import {
   type ClientIdentity,
   type LinkOptions,
   maxIncomingPacketBytes,
+  NO_PEER_INFO,
   type PeerInfo,
 } from "./options.ts";
 import { Outbox } from "./outbox.ts";
@@ -51,11 +56,23 @@ const CLOSE_GRACE_MS = 2000;
 
 type State = "connecting" | "connected" | "closing" | "closed";
 
+/** The decoder limits of each listener's links (one object per LinkOptions, not per link). */
+const decoderLimits = new WeakMap<LinkOptions, DecoderLimits>();
+
+function decoderLimitsOf(options: LinkOptions): DecoderLimits {
+  let limits = decoderLimits.get(options);
+  if (limits === undefined) {
+    limits = { maxPacketBytes: maxIncomingPacketBytes(options) };
+    decoderLimits.set(options, limits);
+  }
+  return limits;
+}
+
 /** Where a stream's shared handlers find its link. */
 const LINK = Symbol("link");
 type LinkedStream = Duplex & { [LINK]?: Link };
 
-export class Link implements LinkContext {
+export class Link implements LinkContext, DecoderSink {
   readonly router: Router;
   readonly options: LinkOptions;
   readonly peer: PeerInfo;
@@ -75,7 +92,8 @@ export class Link implements LinkContext {
   #connectTimer: NodeJS.Timeout | undefined;
   /** True while the CONNECT handler runs; packets that follow it are held until it ends. */
   #handshaking = false;
-  readonly #held: MqttPacket[] = [];
+  /** The packets held while CONNECT is handled; made when one is. */
+  #held: MqttPacket[] | undefined;
   /** Set by drain(): reading stays paused for good, whatever 'drain' or a handshake says. */
   #draining = false;
   // Made on first use, so that an idle connection does not carry them.
@@ -93,7 +111,7 @@ export class Link implements LinkContext {
     options: LinkOptions,
     router: Router,
     logger: Logger,
-    peer: PeerInfo = {},
+    peer: PeerInfo = NO_PEER_INFO,
   ) {
     this.#socket = socket;
     this.#outbox = new Outbox(socket);
@@ -135,11 +153,8 @@ export class Link implements LinkContext {
    */
   start(connectTimeoutMs: number = this.options.connectionTimeoutMs): void {
     const socket = this.#socket as LinkedStream;
-    this.#decoder = createDecoder({
-      maxPacketBytes: maxIncomingPacketBytes(this.options),
-      onPacket: (packet) => this.#onPacket(packet),
-      onError: (error) => this.#reject(error),
-    });
+    // The link is its decoder's sink: no closures per connection.
+    this.#decoder = createSinkDecoder(decoderLimitsOf(this.options), this);
     // Shared handlers that find the link through the stream (one set for all
     // links, rather than four closures per connection).
     socket[LINK] = this;
@@ -152,6 +167,16 @@ export class Link implements LinkContext {
       this.#destroy();
     }, connectTimeoutMs);
     this.#connectTimer.unref();
+  }
+
+  /** DecoderSink: called by this link's decoder only. */
+  packetDecoded(packet: MqttPacket): void {
+    this.#onPacket(packet);
+  }
+
+  /** DecoderSink: called by this link's decoder only. */
+  decodeFailed(error: ProtocolError): void {
+    this.#reject(error);
   }
 
   // Called with `this` = the stream (EventEmitter's convention), not the class.
@@ -419,7 +444,10 @@ export class Link implements LinkContext {
     // While CONNECT is being handled (the password check is asynchronous), later packets
     // wait here, in order; reading is paused, so this holds at most the chunks already read.
     if (this.#handshaking) {
-      if (!this.#handshakeAuth().offer(packet)) this.#held.push(packet);
+      if (!this.#handshakeAuth().offer(packet)) {
+        this.#held ??= [];
+        this.#held.push(packet);
+      }
       return;
     }
     this.#dispatch(packet);
@@ -427,6 +455,7 @@ export class Link implements LinkContext {
 
   nextAuthPacket(): Promise<AuthPacket | undefined> {
     if (!this.open) return Promise.resolve(undefined);
+    this.#held ??= [];
     return this.#handshakeAuth().next(this.#held);
   }
 
@@ -459,9 +488,11 @@ export class Link implements LinkContext {
     result.then(
       () => {
         this.#handshaking = false;
-        for (const held of this.#held.splice(0)) {
+        const held = this.#held;
+        this.#held = undefined;
+        for (const packet of held ?? []) {
           if (!this.open) return;
-          this.#dispatch(held);
+          this.#dispatch(packet);
         }
         if (this.open && !this.#draining && !this.#socket.writableNeedDrain) {
           this.#socket.resume();
@@ -469,7 +500,7 @@ export class Link implements LinkContext {
       },
       (error: unknown) => {
         this.#handshaking = false;
-        this.#held.length = 0;
+        this.#held = undefined;
         this.#onHandlerError(error);
       },
     );
@@ -543,9 +574,16 @@ export class Link implements LinkContext {
   }
 }
 
-/** The template of an acknowledgement without reason code or properties, else undefined. */
+/**
+ * The template of an acknowledgement without reason code or properties, or
+ * of a 3.1 / 3.1.1 CONNACK that accepts the client; else undefined.
+ */
 function ackTemplateFor(packet: MqttPacket, version: ProtocolVersion): PacketTemplate | undefined {
   switch (packet.cmd) {
+    case "connack":
+      return packet.returnCode === ConnackReturnCodeV3.Accepted
+        ? acceptedConnackTemplate(version, packet.sessionPresent)
+        : undefined;
     case "puback":
     case "pubrec":
     case "pubrel":

@@ -35,6 +35,9 @@ export interface PeerInfo {
   certIdentity?: () => string | undefined;
 }
 
+/** A peer the server knows nothing of before CONNECT (shared by all such links). */
+export const NO_PEER_INFO: PeerInfo = Object.freeze({});
+
 export interface LinkOptions {
   /** The listener's name, for logs. */
   listener: string;

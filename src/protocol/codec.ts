@@ -11,7 +11,7 @@
 //
 // Who calls it: the link (decode what a socket delivers, encode what it
 // writes). It never touches a socket and never throws out of `push`: parse
-// failures are reported through `onError` as a ProtocolError.
+// failures are reported to the sink (`decodeFailed`) as a ProtocolError.
 
 import mqttPacket from "mqtt-packet";
 import { decodeFast, type TopicMemo } from "./fast-path.ts";
@@ -56,18 +56,33 @@ export type Qos = mqttPacket.QoS;
 /** 3 = MQTT 3.1 (MQIsdp), 4 = MQTT 3.1.1, 5 = MQTT 5. */
 export type ProtocolVersion = 3 | 4 | 5;
 
-export interface DecoderOptions {
+/** What a decoder checks packets against; one object may serve many decoders. */
+export interface DecoderLimits {
   /** Set by a client, which knows its version; a server's decoder learns it from CONNECT. */
   protocolVersion?: ProtocolVersion;
   /** Packets larger than this (fixed header included) are refused before they are buffered. */
   maxPacketBytes: number;
+}
+
+/**
+ * Where a decoder hands what it decoded: called as methods of the sink, so
+ * that a long-lived object (a link) can be its own sink, without a closure
+ * per connection.
+ */
+export interface DecoderSink {
+  /** `bytes` is the packet's whole size on the wire. */
+  packetDecoded(packet: MqttPacket, bytes: number): void;
+  decodeFailed(error: ProtocolError): void;
+}
+
+export interface DecoderOptions extends DecoderLimits {
   /** `bytes` is the packet's whole size on the wire. */
   onPacket: (packet: MqttPacket, bytes: number) => void;
   onError: (error: ProtocolError) => void;
 }
 
 export interface Decoder {
-  /** Feeds bytes; complete packets are handed to onPacket in order, synchronously. */
+  /** Feeds bytes; complete packets are handed to the sink in order, synchronously. */
   push(chunk: Buffer): void;
 }
 
@@ -141,7 +156,15 @@ function classifyParseError(message: string): ProtocolError {
 }
 
 export function createDecoder(options: DecoderOptions): Decoder {
-  return new PacketDecoder(options);
+  return new PacketDecoder(options, {
+    packetDecoded: options.onPacket,
+    decodeFailed: options.onError,
+  });
+}
+
+/** A decoder that checks against `limits` (shareable) and reports to `sink`. */
+export function createSinkDecoder(limits: DecoderLimits, sink: DecoderSink): Decoder {
+  return new PacketDecoder(limits, sink);
 }
 
 /** The version a parser would decode with, if it is known. */
@@ -158,6 +181,9 @@ function emptyTopicMemo(): TopicMemo {
   return { bytes: undefined, text: "" };
 }
 
+/** The settings of a parser for a decoder that learns its version from CONNECT (never changed). */
+const NO_SETTINGS: ParserSettings = Object.freeze({});
+
 /** A packet parsed by mqtt-packet, waiting to be handed on after parse() returns. */
 interface Ready {
   packet: Raw;
@@ -172,7 +198,8 @@ interface Ready {
  * mqtt-packet (packet-parser.ts), which reports to this object.
  */
 class PacketDecoder implements Decoder, ParserSink {
-  readonly #options: DecoderOptions;
+  readonly #options: DecoderLimits;
+  readonly #sink: DecoderSink;
   /**
    * mqtt-packet's parser, made when a chunk needs it and let go once it holds
    * nothing: an idle connection, whose packets take the fast path, keeps none.
@@ -182,29 +209,35 @@ class PacketDecoder implements Decoder, ParserSink {
   #settings: ParserSettings;
   #failed = false;
   #badUtf8 = false;
-  #pairs: UserProperty[] = [];
-  #ready: Ready[] = [];
+  // Made when a packet takes mqtt-packet's path (a connection whose packets
+  // all take the fast path after CONNECT keeps none).
+  #pairs: UserProperty[] = NO_PAIRS;
+  #ready: Ready[] | undefined;
   /** The last topic the fast path decoded; made with the first PUBLISH (fast-path.ts). */
   #topic: TopicMemo | undefined;
 
-  constructor(options: DecoderOptions) {
+  constructor(options: DecoderLimits, sink: DecoderSink) {
     this.#options = options;
+    this.#sink = sink;
     this.#settings =
-      options.protocolVersion === undefined ? {} : { protocolVersion: options.protocolVersion };
+      options.protocolVersion === undefined
+        ? NO_SETTINGS
+        : { protocolVersion: options.protocolVersion };
   }
 
   packet(packet: Raw): void {
     const remaining = (packet as Raw & { length?: number }).length ?? 0;
-    const pairs = this.#pairs.length === 0 ? NO_PAIRS : this.#pairs;
+    const pairs = this.#pairs;
+    this.#ready ??= [];
     this.#ready.push({ packet, bytes: packetBytes(remaining), badUtf8: this.#badUtf8, pairs });
     this.#badUtf8 = false;
-    if (pairs !== NO_PAIRS) this.#pairs = [];
+    this.#pairs = NO_PAIRS;
   }
 
   error(error: Error): void {
     if (this.#failed) return;
     this.#failed = true;
-    this.#options.onError(classifyParseError(error.message));
+    this.#sink.decodeFailed(classifyParseError(error.message));
   }
 
   invalidUtf8(): void {
@@ -212,12 +245,14 @@ class PacketDecoder implements Decoder, ParserSink {
   }
 
   userProperty(pair: UserProperty): void {
+    if (this.#pairs === NO_PAIRS) this.#pairs = [];
     this.#pairs.push(pair);
   }
 
   push(input: Buffer): void {
     if (this.#failed) return;
     const options = this.#options;
+    const sink = this.#sink;
     // Whole PUBLISH and ack packets at the start of the chunk take the fast
     // path while the parser holds nothing; the rest goes to mqtt-packet.
     let chunk = input;
@@ -234,7 +269,7 @@ class PacketDecoder implements Decoder, ParserSink {
         const decoded = decodeFast(chunk, at, version, options.maxPacketBytes, memo);
         if (decoded === undefined) break;
         at = decoded.end;
-        options.onPacket(decoded.packet, decoded.bytes);
+        sink.packetDecoded(decoded.packet, decoded.bytes);
         if (this.#failed) return;
       }
       if (at === chunk.length) return;
@@ -253,8 +288,8 @@ class PacketDecoder implements Decoder, ParserSink {
     // Packets are collected during parse() and handed on afterwards, so a
     // handler that throws or closes the link cannot corrupt parser state.
     const ready = this.#ready;
-    if (ready.length > 0) {
-      this.#ready = [];
+    if (ready !== undefined) {
+      this.#ready = undefined;
       for (const { packet, bytes, badUtf8: invalid, pairs: list } of ready) {
         if (this.#failed) return;
         if (invalid) {
@@ -272,7 +307,7 @@ class PacketDecoder implements Decoder, ParserSink {
           return;
         }
         if (packet.cmd === "connect") parser.forgetConnect();
-        options.onPacket(fromRaw(packet, list), bytes);
+        sink.packetDecoded(fromRaw(packet, list), bytes);
       }
     }
     // A packet still being received: refuse it once its announced length is
@@ -290,7 +325,7 @@ class PacketDecoder implements Decoder, ParserSink {
 
   #fail(error: ProtocolError): void {
     this.#failed = true;
-    this.#options.onError(error);
+    this.#sink.decodeFailed(error);
   }
 }
 

@@ -6,8 +6,11 @@ export {
   type ConnackPacket,
   type ConnectPacket,
   createDecoder,
+  createSinkDecoder,
   type Decoder,
+  type DecoderLimits,
   type DecoderOptions,
+  type DecoderSink,
   type DisconnectPacket,
   encodePacket,
   type MqttPacket,
@@ -28,6 +31,7 @@ export {
 } from "./fast-path.ts";
 export {
   type AckCommand,
+  acceptedConnackTemplate,
   ackTemplate,
   DUP_FLAG,
   type PacketTemplate,

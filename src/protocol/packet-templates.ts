@@ -2,7 +2,8 @@
 // every delivery of it, with the few bytes that differ per delivery patched
 // when the bytes are copied out (the packet identifier and the DUP flag);
 // and the acknowledgements (PUBACK, PUBREC, PUBREL, PUBCOMP without a reason
-// code), which are templates with only a packet identifier to patch.
+// code), which are templates with only a packet identifier to patch, and the
+// CONNACK that accepts an MQTT 3.1 / 3.1.1 client, which has nothing to patch.
 //
 // A fan-out of one message to N subscribers otherwise encodes it N times;
 // with this, it is encoded once per (protocol version, QoS, RETAIN) variant.
@@ -27,6 +28,7 @@
 
 import assert from "node:assert/strict";
 import { encodePacket, type ProtocolVersion } from "./codec.ts";
+import { ConnackReturnCodeV3 } from "./reason-codes.ts";
 
 /** Encoded bytes of one packet and where its packet id goes. */
 export interface PacketTemplate {
@@ -183,4 +185,31 @@ const ACK_TEMPLATES = new Map<ProtocolVersion, Map<AckCommand, PacketTemplate>>(
 /** The bytes of `cmd` without a reason code or properties, its packet id to be patched. */
 export function ackTemplate(cmd: AckCommand, version: ProtocolVersion): PacketTemplate {
   return ACK_TEMPLATES.get(version)?.get(cmd) as PacketTemplate;
+}
+
+/** What encodePacket writes for a 3.1 / 3.1.1 CONNACK "accepted", without and with Session Present. */
+function acceptedConnacksFor(version: 3 | 4): readonly [PacketTemplate, PacketTemplate] {
+  const encode = (sessionPresent: boolean): PacketTemplate => ({
+    bytes: encodePacket(
+      { cmd: "connack", sessionPresent, returnCode: ConnackReturnCodeV3.Accepted },
+      version,
+    ),
+    packetIdAt: -1,
+  });
+  return [encode(false), encode(true)];
+}
+
+const ACCEPTED_CONNACKS = { 3: acceptedConnacksFor(3), 4: acceptedConnacksFor(4) } as const;
+
+/**
+ * The CONNACK that accepts an MQTT 3.1 / 3.1.1 client (every accepted
+ * connection sends one: copied, not encoded); undefined for MQTT 5, whose
+ * CONNACK carries properties.
+ */
+export function acceptedConnackTemplate(
+  version: ProtocolVersion,
+  sessionPresent: boolean,
+): PacketTemplate | undefined {
+  if (version === 5) return undefined;
+  return ACCEPTED_CONNACKS[version][sessionPresent ? 1 : 0];
 }

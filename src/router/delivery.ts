@@ -221,7 +221,7 @@ function collect(
     budget--;
   };
 
-  while (budget > 0 && writable() && session.retainedQueue.length > 0) {
+  while (budget > 0 && writable() && session.retainedQueuedCount > 0) {
     const { publish, expiresAtMs } = session.retainedQueue[0] as RetainedDelivery;
     if (isExpired(expiresAtMs, Date.now())) {
       session.retainedQueue.shift();
@@ -231,7 +231,7 @@ function collect(
     session.retainedQueue.shift();
     emit(publish, null, expiresAtMs);
   }
-  if (session.retainedQueue.length > 0) return budget;
+  if (session.retainedQueuedCount > 0) return budget;
 
   const now = Date.now();
   while (budget > 0 && writable()) {

@@ -91,16 +91,15 @@ export class Session {
   persistent: boolean;
   /** MQTT 5 session expiry interval in seconds once offline; 0 for 3.1.1 persistent = never. */
   expiryIntervalSec: number;
-  // The four collections below are made on first use (the getters): an idle
-  // connection's session would otherwise carry four empty ones (about 700 bytes).
+  // The five collections below are made on first use (the getters): an idle
+  // connection's session would otherwise carry five empty ones (about 700 bytes).
   #subscriptions: Map<string, Subscription> | undefined;
   #groups: Set<SharedGroup> | undefined;
   #inflight: Map<number, InflightEntry> | undefined;
   #inboundQos2: Map<number, Promise<void>> | undefined;
+  #retainedQueue: RetainedDelivery[] | undefined;
   /** The next log offset this session considers for delivery. */
   cursor: number;
-  /** Retained messages owed because of a SUBSCRIBE, sent before log messages. */
-  readonly retainedQueue: RetainedDelivery[] = [];
   link: SessionLink | undefined;
   /** When the session went offline (ms since the epoch); undefined while connected. */
   disconnectedAtMs: number | undefined;
@@ -144,6 +143,17 @@ export class Session {
   /** Whether the session is a member of any shared group (without making the set). */
   get inGroups(): boolean {
     return this.#groups !== undefined && this.#groups.size > 0;
+  }
+
+  /** Retained messages owed because of a SUBSCRIBE, sent before log messages. */
+  get retainedQueue(): RetainedDelivery[] {
+    this.#retainedQueue ??= [];
+    return this.#retainedQueue;
+  }
+
+  /** The length of `retainedQueue`, without making it. */
+  get retainedQueuedCount(): number {
+    return this.#retainedQueue?.length ?? 0;
   }
 
   /** The outgoing QoS 1/2 messages not yet acknowledged, by packet id. */

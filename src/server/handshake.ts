@@ -24,7 +24,7 @@ import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { createServer as createTlsServer, type TLSSocket } from "node:tls";
 import { WebSocketServer } from "ws";
-import type { PeerInfo } from "../link/index.ts";
+import { NO_PEER_INFO, type PeerInfo } from "../link/index.ts";
 import type { Logger } from "../log.ts";
 import type { ServerTls } from "./tls-context.ts";
 import { webSocketStream } from "./websocket-stream.ts";
@@ -65,7 +65,7 @@ export class Handshakes {
 
   admit(socket: Socket): void {
     if (this.#server === undefined) {
-      this.#options.onStream(socket, connectionKey(socket), {});
+      this.#options.onStream(socket, connectionKey(socket), NO_PEER_INFO);
       return;
     }
     this.#server.emit("connection", socket);
@@ -120,7 +120,7 @@ export class Handshakes {
             "text frame received: MQTT needs binary frames",
           ),
         );
-        const peer = tls === undefined ? {} : this.#peerOf(socket as TLSSocket);
+        const peer = tls === undefined ? NO_PEER_INFO : this.#peerOf(socket as TLSSocket);
         this.#options.onStream(stream, connectionKey(socket), peer);
       });
     });
@@ -129,7 +129,7 @@ export class Handshakes {
 
   /** The client certificate's identity, on a listener that verifies client certificates. */
   #peerOf(socket: TLSSocket): PeerInfo {
-    if (this.#options.tls?.clientCertificates !== true) return {};
+    if (this.#options.tls?.clientCertificates !== true) return NO_PEER_INFO;
     return { certIdentity: () => certificateIdentity(socket) };
   }
 

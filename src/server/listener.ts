@@ -11,7 +11,13 @@
 
 import { createServer, type Server, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
-import { Link, type LinkOptions, maxIncomingPacketBytes, type PeerInfo } from "../link/index.ts";
+import {
+  Link,
+  type LinkOptions,
+  maxIncomingPacketBytes,
+  NO_PEER_INFO,
+  type PeerInfo,
+} from "../link/index.ts";
 import { type Logger, withFields } from "../log.ts";
 import type { Router } from "../router/index.ts";
 import { connectionKey, Handshakes } from "./handshake.ts";
@@ -191,7 +197,7 @@ export class Listener {
     if (this.#handshakes.plain) {
       // Plain TCP: MQTT starts at once, under the whole connect deadline; no
       // handshake bookkeeping stays attached to the socket.
-      this.#beginLink(socket, key, {}, this.#options.link.connectionTimeoutMs);
+      this.#beginLink(socket, key, NO_PEER_INFO, this.#options.link.connectionTimeoutMs);
       return;
     }
     const timer = setTimeout(() => {
