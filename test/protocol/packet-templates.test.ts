@@ -11,6 +11,7 @@ import fc from "fast-check";
 import mqttPacket from "mqtt-packet";
 import {
   type AckCommand,
+  acceptedConnackTemplate,
   ackTemplate,
   createDecoder,
   DUP_FLAG,
@@ -163,6 +164,32 @@ describe("packet templates", () => {
         }
       }
     }
+  });
+});
+
+describe("CONNACK template", () => {
+  test("a 3.1 / 3.1.1 CONNACK accepted is the spec's four bytes, as mqtt-packet writes them", () => {
+    for (const version of [3, 4] as const) {
+      for (const sessionPresent of [false, true]) {
+        const template = acceptedConnackTemplate(version, sessionPresent);
+        assert.ok(template !== undefined);
+        assert.equal(template.packetIdAt, -1);
+        // Spec 3.2: type 2, Remaining Length 2, Session Present in bit 0, return code 0.
+        assert.deepEqual(template.bytes, Buffer.from([0x20, 0x02, sessionPresent ? 1 : 0, 0x00]));
+        assert.deepEqual(
+          template.bytes,
+          mqttPacket.generate(
+            { cmd: "connack", sessionPresent, returnCode: 0 },
+            { protocolVersion: version },
+          ),
+        );
+      }
+    }
+  });
+
+  test("there is no CONNACK template for MQTT 5 (its CONNACK carries properties)", () => {
+    assert.equal(acceptedConnackTemplate(5, false), undefined);
+    assert.equal(acceptedConnackTemplate(5, true), undefined);
   });
 });
 
