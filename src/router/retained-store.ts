@@ -28,16 +28,17 @@ export class RetainedStore {
   }
 
   /**
-   * Writes a committed retained message (or its clearing) to the index, then
-   * applies it; writes and applies happen in call order. Rejects if the index
-   * write failed: the publisher must not be acknowledged.
+   * Stores a committed retained message (or its clearing): applied at once,
+   * so that a subscription made from now on gets it (its subscribers may
+   * already have it), and written to the index in call order. The returned
+   * promise settles with that write; it rejects if the write failed, and the
+   * publisher must not be acknowledged then.
    */
   store(message: Message): Promise<void> {
+    this.apply(message);
     const index = this.#index;
-    const write = this.#writes.then(async () => {
-      if (index !== undefined) await persistRetained(index, message);
-      this.apply(message);
-    });
+    if (index === undefined) return Promise.resolve();
+    const write = this.#writes.then(() => persistRetained(index, message));
     // The chain goes on after a failure; the failure reaches the publisher through `write`.
     this.#writes = write.catch(() => undefined);
     return write;
