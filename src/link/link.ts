@@ -2,13 +2,11 @@
 // handshake (through handlers/connect.ts, with the AUTH packets of an
 // enhanced authentication), dispatches packets to their handlers, enforces
 // connection_timeout_ms and the keep-alive (1.5 x), turns every
-// ProtocolError into its answer through answer-error.ts, and writes what the
-// router hands it (encoded by outgoing.ts within the client's limits) with
+// ProtocolError into its answer through answer-error.ts, and sends what the
+// router hands it through its PacketWriter (packet-writer.ts: encoding within
+// the client's limits, templates, one socket write per turn) with
 // backpressure (reading pauses while the socket's buffer is full; delivery
-// resumes on 'drain'). What it sends in one turn of the event loop leaves in
-// one socket write (outbox.ts); a PUBLISH the router hands with shared
-// templates is encoded once for all its subscribers, and acknowledgements
-// are copied from templates (packet-templates.ts).
+// resumes on 'drain').
 //
 // Who calls it: the server creates one per accepted connection, over any byte
 // stream (a TCP or TLS socket, or a WebSocket seen as a stream). It calls the
@@ -19,15 +17,11 @@ import { setTimeout as delay } from "node:timers/promises";
 import type { Logger } from "../log.ts";
 import {
   type AuthPacket,
-  acceptedConnackTemplate,
-  ackTemplate,
-  ConnackReturnCodeV3,
   createSinkDecoder,
   type Decoder,
   type DecoderLimits,
   type DecoderSink,
   type MqttPacket,
-  type PacketTemplate,
   ProtocolError,
   type ProtocolVersion,
 } from "../protocol/index.ts";
@@ -44,8 +38,7 @@ import {
   NO_PEER_INFO,
   type PeerInfo,
 } from "./options.ts";
-import { Outbox } from "./outbox.ts";
-import { BEFORE_CONNECT, outgoingFor } from "./outgoing.ts";
+import { PacketWriter, type WriterHost } from "./packet-writer.ts";
 import { InboundAliases, NO_INBOUND_ALIASES } from "./topic-aliases.ts";
 
 /** How often a draining link looks whether its client has acknowledged everything. */
@@ -72,7 +65,7 @@ function decoderLimitsOf(options: LinkOptions): DecoderLimits {
 const LINK = Symbol("link");
 type LinkedStream = Duplex & { [LINK]?: Link };
 
-export class Link implements LinkContext, DecoderSink {
+export class Link implements LinkContext, DecoderSink, WriterHost {
   readonly router: Router;
   readonly options: LinkOptions;
   readonly peer: PeerInfo;
@@ -82,7 +75,7 @@ export class Link implements LinkContext, DecoderSink {
   identity: ClientIdentity | undefined;
   #logger: Logger;
   readonly #socket: Duplex;
-  readonly #outbox: Outbox;
+  readonly #writer: PacketWriter;
   #decoder: Decoder | undefined;
   #state: State = "connecting";
   #version: ProtocolVersion;
@@ -102,7 +95,6 @@ export class Link implements LinkContext, DecoderSink {
   #keepAliveTimer: NodeJS.Timeout | undefined;
   /** A packet arrived in the read being decoded: the keep-alive restarts once it is done. */
   #received = false;
-  #out = BEFORE_CONNECT;
   /** Made when the handshake first needs it (an AUTH exchange, or packets held behind CONNECT). */
   #handshakeAuthState: HandshakeAuth | undefined;
 
@@ -114,7 +106,7 @@ export class Link implements LinkContext, DecoderSink {
     peer: PeerInfo = NO_PEER_INFO,
   ) {
     this.#socket = socket;
-    this.#outbox = new Outbox(socket);
+    this.#writer = new PacketWriter(socket, this);
     this.options = options;
     this.peer = peer;
     // A WebSocket listener ("any") may serve MQTT 5 clients, which may use topic aliases.
@@ -219,7 +211,7 @@ export class Link implements LinkContext, DecoderSink {
   ): void {
     this.#version = version;
     this.#session = session;
-    this.#out = outgoingFor(limits);
+    this.#writer.adopt(limits);
     this.#state = "connected";
     this.#logger = this.#logger.child({ client_id: clientId });
     clearTimeout(this.#connectTimer);
@@ -239,7 +231,7 @@ export class Link implements LinkContext, DecoderSink {
   }
 
   adoptLimits(limits: ClientLimits): void {
-    this.#out = outgoingFor(limits);
+    this.#writer.adopt(limits);
   }
 
   holdSlot(): boolean {
@@ -261,100 +253,24 @@ export class Link implements LinkContext, DecoderSink {
   }
 
   send(packet: MqttPacket): void {
-    if (!this.open) return;
-    const template = ackTemplateFor(packet, this.#version);
-    if (template !== undefined && template.bytes.length <= this.#out.limits.maxPacketBytes) {
-      this.#logSent(packet.cmd, template.bytes.length);
-      this.#outbox.pushTemplate(template, packet.packetId as number, false);
-      return;
-    }
-    const bytes = this.#encode(packet.cmd, () => this.#out.encode(packet, this.#version));
-    if (bytes === undefined) return;
-    if (bytes === null) {
-      // [MQTT-3.1.2-24] Not even without its reason string does it fit the client's limit.
-      this.#logger.warn(
-        { event: "packet.dropped", packet: packet.cmd, max_bytes: this.#out.limits.maxPacketBytes },
-        "packet larger than the client's maximum packet size not sent",
-      );
-      return;
-    }
-    this.#write(packet.cmd, bytes);
+    this.#writer.send(packet);
   }
 
   sendPublish(publish: OutgoingPublish): void {
-    if (!this.open) return;
-    let template: PacketTemplate | undefined;
-    try {
-      template = this.#out.sharedPublish(publish, this.#version);
-    } catch (error) {
-      this.#logger.error(
-        { event: "packet.failed", err: error, packet: "publish" },
-        "not encodable",
-      );
-      this.#destroy();
-      return;
-    }
-    if (template !== undefined) {
-      if (template.bytes.length > this.#out.limits.maxPacketBytes) {
-        this.#dropTooLarge(publish);
-        return;
-      }
-      this.#logSent("publish", template.bytes.length);
-      this.#outbox.pushTemplate(template, publish.packetId ?? 0, publish.dup);
-      return;
-    }
-    const bytes = this.#encode("publish", () => this.#out.encodePublish(publish, this.#version));
-    if (bytes === undefined) return;
-    if (bytes === null) {
-      this.#dropTooLarge(publish);
-      return;
-    }
-    this.#write("publish", bytes);
+    this.#writer.sendPublish(publish);
+  }
+
+  /** WriterHost: a packet we could not encode (our bug): the connection is dropped. */
+  encodeFailed(): void {
+    this.#destroy();
   }
 
   /**
-   * Encodes with `encode`; undefined after a packet we cannot encode (our
-   * bug, not the client's: the connection is dropped, the broker keeps
-   * serving), null when it does not fit the client's Maximum Packet Size.
+   * WriterHost: a PUBLISH too large for the client was not sent; a QoS 1/2
+   * one is released as if acknowledged ([MQTT-3.1.2-25]), after the current
+   * round of sends, so that the router's delivery order is kept.
    */
-  #encode(cmd: MqttPacket["cmd"], encode: () => Buffer | undefined): Buffer | null | undefined {
-    try {
-      return encode() ?? null;
-    } catch (error) {
-      this.#logger.error({ event: "packet.failed", err: error, packet: cmd }, "not encodable");
-      this.#destroy();
-      return undefined;
-    }
-  }
-
-  #write(cmd: MqttPacket["cmd"], bytes: Buffer): void {
-    this.#logSent(cmd, bytes.length);
-    this.#outbox.push(bytes);
-  }
-
-  #logSent(cmd: MqttPacket["cmd"], bytes: number): void {
-    if (this.#logger.isLevelEnabled("debug")) {
-      this.#logger.debug({ event: "packet.sent", packet: cmd, bytes }, "sent");
-    }
-  }
-
-  /**
-   * [MQTT-3.1.2-25] A PUBLISH larger than the client's Maximum Packet Size is
-   * discarded, and the broker behaves as if it had been delivered: a QoS 1/2
-   * one is released as if acknowledged (after the current round of sends, so
-   * that the router's delivery order is kept), the cursor has moved on.
-   */
-  #dropTooLarge(publish: OutgoingPublish): void {
-    this.#logger.warn(
-      {
-        event: "message.dropped",
-        topic: publish.topic,
-        qos: publish.qos,
-        bytes: publish.payload.length,
-        max_bytes: this.#out.limits.maxPacketBytes,
-      },
-      "message larger than the client's maximum packet size not sent",
-    );
+  dropped(publish: OutgoingPublish): void {
     const session = this.#session;
     const packetId = publish.packetId;
     if (session === undefined || packetId === undefined || publish.qos === 0) return;
@@ -541,7 +457,7 @@ export class Link implements LinkContext, DecoderSink {
     if (!this.open) return;
     this.#state = "closing";
     this.#clearTimers();
-    this.#outbox.flush();
+    this.#writer.flush();
     this.#socket.end();
     setTimeout(() => this.#destroy(), CLOSE_GRACE_MS).unref();
   }
@@ -549,7 +465,7 @@ export class Link implements LinkContext, DecoderSink {
   #destroy(): void {
     this.#clearTimers();
     if (this.#state !== "closed") this.#state = "closing";
-    this.#outbox.discard();
+    this.#writer.discard();
     this.#socket.destroy();
   }
 
@@ -571,30 +487,5 @@ export class Link implements LinkContext, DecoderSink {
       this.router.disconnect(this.#session, this, { publishWill: this.#publishWillOnClose });
     }
     this.#logger.info({ event: "conn.closed" }, "connection closed");
-  }
-}
-
-/**
- * The template of an acknowledgement without reason code or properties, or
- * of a 3.1 / 3.1.1 CONNACK that accepts the client; else undefined.
- */
-function ackTemplateFor(packet: MqttPacket, version: ProtocolVersion): PacketTemplate | undefined {
-  switch (packet.cmd) {
-    case "connack":
-      return packet.returnCode === ConnackReturnCodeV3.Accepted
-        ? acceptedConnackTemplate(version, packet.sessionPresent)
-        : undefined;
-    case "puback":
-    case "pubrec":
-    case "pubrel":
-    case "pubcomp":
-      return packet.packetId === undefined ||
-        packet.reasonCode !== undefined ||
-        packet.properties !== undefined ||
-        packet.userPropertyList !== undefined
-        ? undefined
-        : ackTemplate(packet.cmd, version);
-    default:
-      return undefined;
   }
 }
