@@ -194,16 +194,7 @@ describe("CONNACK template", () => {
 });
 
 describe("decoder fast paths", () => {
-  function decode(bytes: Buffer[]): MqttPacket[] {
-    const packets: MqttPacket[] = [];
-    const decoder = createDecoder({
-      maxPacketBytes: 1 << 20,
-      onPacket: (p) => packets.push(p),
-      onError: (e) => assert.fail(e),
-    });
-    for (const chunk of bytes) decoder.push(chunk);
-    return packets;
-  }
+  const decode = decodeStream;
 
   test("a decoded PUBLISH has the fields mqtt-packet's own packet has, in the same order", () => {
     for (const version of [4, 5] as const) {
