@@ -251,28 +251,14 @@ class PacketDecoder implements Decoder, ParserSink {
 
   push(input: Buffer): void {
     if (this.#failed) return;
-    const options = this.#options;
-    const sink = this.#sink;
     // Whole PUBLISH and ack packets at the start of the chunk take the fast
     // path while the parser holds nothing; the rest goes to mqtt-packet.
     let chunk = input;
     const version =
       this.#parser === undefined ? knownVersion(this.#settings) : this.#parser.idleVersion;
     if (version !== undefined) {
-      let at = 0;
-      // An idle connection's first bytes are rarely a PUBLISH: the memo waits for one.
-      if (this.#topic === undefined && (chunk[0] as number) >> 4 === 3) {
-        this.#topic = emptyTopicMemo();
-      }
-      const memo = this.#topic;
-      for (;;) {
-        const decoded = decodeFast(chunk, at, version, options.maxPacketBytes, memo);
-        if (decoded === undefined) break;
-        at = decoded.end;
-        sink.packetDecoded(decoded.packet, decoded.bytes);
-        if (this.#failed) return;
-      }
-      if (at === chunk.length) return;
+      const at = this.#pushFast(chunk, version);
+      if (this.#failed || at === chunk.length) return;
       if (at > 0) chunk = chunk.subarray(at);
     }
     this.#parser ??= new PacketParser(this, this.#settings);
@@ -285,41 +271,68 @@ class PacketDecoder implements Decoder, ParserSink {
       this.#fail(new ProtocolError("MalformedPacket", "undecodable packet", { cause: error }));
       return;
     }
-    // Packets are collected during parse() and handed on afterwards, so a
-    // handler that throws or closes the link cannot corrupt parser state.
-    const ready = this.#ready;
-    if (ready !== undefined) {
-      this.#ready = undefined;
-      for (const { packet, bytes, badUtf8: invalid, pairs: list } of ready) {
-        if (this.#failed) return;
-        if (invalid) {
-          // [MQTT-1.5.3-1] (v5 [MQTT-1.5.4-1]): ill-formed UTF-8 closes the connection.
-          this.#fail(new ProtocolError("MalformedPacket", "string is not valid UTF-8"));
-          return;
-        }
-        if (bytes > options.maxPacketBytes) {
-          this.#fail(new ProtocolError("PacketTooLarge", `packet of ${bytes} bytes`));
-          return;
-        }
-        const repeated = repeatedProperty(packet);
-        if (repeated !== undefined) {
-          this.#fail(new ProtocolError("ProtocolError", `property ${repeated} repeated`));
-          return;
-        }
-        if (packet.cmd === "connect") parser.forgetConnect();
-        sink.packetDecoded(fromRaw(packet, list), bytes);
-      }
-    }
+    this.#handOn(parser);
+    if (this.#failed) return;
     // A packet still being received: refuse it once its announced length is
     // known, before buffering the rest of it.
     const pending = parser.pendingLength;
-    if (!this.#failed && pending >= 0 && packetBytes(pending) > options.maxPacketBytes) {
+    if (pending >= 0 && packetBytes(pending) > this.#options.maxPacketBytes) {
       this.#fail(new ProtocolError("PacketTooLarge", `packet of ${pending} bytes`));
       return;
     }
     if (parser.idleVersion !== undefined) {
       this.#settings = parser.settings;
       this.#parser = undefined;
+    }
+  }
+
+  /**
+   * Hands on the whole fast-path packets at the start of `chunk`; returns
+   * where the first other packet (or the end) is. Stops if the sink fails us.
+   */
+  #pushFast(chunk: Buffer, version: ProtocolVersion): number {
+    let at = 0;
+    // An idle connection's first bytes are rarely a PUBLISH: the memo waits for one.
+    if (this.#topic === undefined && (chunk[0] as number) >> 4 === 3) {
+      this.#topic = emptyTopicMemo();
+    }
+    const memo = this.#topic;
+    const maxPacketBytes = this.#options.maxPacketBytes;
+    for (;;) {
+      const decoded = decodeFast(chunk, at, version, maxPacketBytes, memo);
+      if (decoded === undefined) return at;
+      at = decoded.end;
+      this.#sink.packetDecoded(decoded.packet, decoded.bytes);
+      if (this.#failed) return at;
+    }
+  }
+
+  /**
+   * Hands on the packets parse() collected: afterwards, so that a handler
+   * that throws or closes the link cannot corrupt parser state.
+   */
+  #handOn(parser: PacketParser): void {
+    const ready = this.#ready;
+    if (ready === undefined) return;
+    this.#ready = undefined;
+    for (const { packet, bytes, badUtf8: invalid, pairs: list } of ready) {
+      if (this.#failed) return;
+      if (invalid) {
+        // [MQTT-1.5.3-1] (v5 [MQTT-1.5.4-1]): ill-formed UTF-8 closes the connection.
+        this.#fail(new ProtocolError("MalformedPacket", "string is not valid UTF-8"));
+        return;
+      }
+      if (bytes > this.#options.maxPacketBytes) {
+        this.#fail(new ProtocolError("PacketTooLarge", `packet of ${bytes} bytes`));
+        return;
+      }
+      const repeated = repeatedProperty(packet);
+      if (repeated !== undefined) {
+        this.#fail(new ProtocolError("ProtocolError", `property ${repeated} repeated`));
+        return;
+      }
+      if (packet.cmd === "connect") parser.forgetConnect();
+      this.#sink.packetDecoded(fromRaw(packet, list), bytes);
     }
   }
 
