@@ -9,7 +9,10 @@
 // connections are opened and the growth they cause is divided by their number: the marginal
 // cost of one more idle connection, without what a broker pays once for the first burst (a
 // Node.js broker's young generation grows to its 32 MiB maximum during it, some 6 KiB per
-// connection at 5,000). Every handshake has a timeout, so the run ends by itself.
+// connection at 5,000). Last, all of them stay open and idle for `--idle-ms` more and RSS is
+// read again: what they cost once the burst is over (a Node.js broker's V8 shrinks its young
+// generation and compacts when it finds the process idle, some 30 to 40 s after the burst).
+// Every handshake has a timeout, so the run ends by itself.
 //
 // Usage: node --import tsx tools/bench/idle-connections.ts --port 1883 --pid PID
 // Prints one JSON line.
@@ -63,11 +66,13 @@ async function main(): Promise<void> {
     more: { default: "5000" },
     concurrency: { default: "100" },
     "settle-ms": { default: "1000" },
+    "idle-ms": { default: "60000" },
   });
   const count = int(values.connections ?? "", "connections");
   const more = int(values.more ?? "", "more");
   const concurrency = int(values.concurrency ?? "", "concurrency");
   const settleMs = int(values["settle-ms"] ?? "", "settle-ms");
+  const idleMs = int(values["idle-ms"] ?? "", "idle-ms");
   const rssBefore = rssBytes(target.pid);
   const cpuStart = process.cpuUsage();
   const brokerTicksStart = cpuTicks(target.pid);
@@ -82,6 +87,9 @@ async function main(): Promise<void> {
   const extra = await openIdle(target, more, count, concurrency);
   await sleep(settleMs);
   const rssAfterMore = rssBytes(target.pid);
+  await sleep(idleMs);
+  const rssIdle = rssBytes(target.pid);
+  const stillOpen = [...clients, ...extra].filter((c) => !c.socket.destroyed).length;
   emit({
     scenario: "idle-connections",
     connections: count,
@@ -100,6 +108,10 @@ async function main(): Promise<void> {
     rssAfterMoreMiB: rssAfterMore === null ? null : round(rssAfterMore / 2 ** 20),
     bytesPerConnection: perConnection(rssBefore, rssAfter, count),
     marginalBytesPerConnection: perConnection(rssAfter, rssAfterMore, more),
+    idleMs,
+    aliveAfterIdle: stillOpen,
+    rssAfterIdleMiB: rssIdle === null ? null : round(rssIdle / 2 ** 20),
+    bytesPerConnectionAfterIdle: perConnection(rssBefore, rssIdle, stillOpen),
   });
   for (const c of [...clients, ...extra]) c.destroy();
 }

@@ -86,11 +86,12 @@ export const scenarios: ScenarioSpec[] = [
   {
     name: "idle",
     script: "idle-connections.ts",
-    args: ["--connections", "5000", "--more", "5000"],
+    args: ["--connections", "5000", "--more", "5000", "--idle-ms", "60000"],
     rows: [
       { label: "5,000 idle connections: connects/s", better: "higher" },
       { label: "5,000 idle connections: KiB per connection", better: "lower" },
       { label: "5,000 more idle connections: KiB per connection", better: "lower" },
+      { label: "10,000 idle connections, 60 s later: KiB per connection", better: "lower" },
     ],
     metrics: (r) => {
       const kib = (value: unknown) => {
@@ -101,6 +102,9 @@ export const scenarios: ScenarioSpec[] = [
         "5,000 idle connections: connects/s": num(r.connectsPerSec),
         "5,000 idle connections: KiB per connection": kib(r.bytesPerConnection),
         "5,000 more idle connections: KiB per connection": kib(r.marginalBytesPerConnection),
+        "10,000 idle connections, 60 s later: KiB per connection": kib(
+          r.bytesPerConnectionAfterIdle,
+        ),
       };
     },
   },
