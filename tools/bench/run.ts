@@ -37,10 +37,9 @@ import {
 import { dirBytes, round } from "./load/common.ts";
 import { type Metrics, type ScenarioSpec, scenarios } from "./scenarios.ts";
 import { renderTable } from "./table.ts";
+import { generatorVerdict } from "./verdict.ts";
 
 const SCENARIO_TIMEOUT_MS = 15 * 60_000;
-/** CPU use (% of one core) from which a process counts as saturated in the generator check. */
-const SATURATED_CPU_PERCENT = 80;
 
 const { values } = parseArgs({
   options: {
@@ -190,14 +189,11 @@ async function generatorCheck(spec: BrokerSpec, qos: number): Promise<string> {
     const gain = round(((double - single) / single) * 100);
     const generatorCpu = Number(one?.generatorCpuPercent ?? 0);
     const brokerCpu = Number(one?.brokerCpuPercent ?? 0);
-    // Saturation is read from CPU use: a second generator also doubles what is in flight,
-    // so it raises the rate of a latency-bound run as well.
-    const verdict =
-      generatorCpu >= SATURATED_CPU_PERCENT
-        ? "GENERATOR-BOUND: the rate understates the broker"
-        : brokerCpu >= SATURATED_CPU_PERCENT
-          ? "broker-bound"
-          : "neither saturated (round trips between the processes set the pace)";
+    const verdict = generatorVerdict({
+      generatorCpuPercent: generatorCpu,
+      brokerCpuPercent: brokerCpu,
+      gainPercent: gain,
+    });
     return (
       `${spec.name} fan-in QoS ${qos}: 1 generator ${single} msg/s ` +
       `(generator CPU ${generatorCpu}%, broker CPU ${brokerCpu}%), ` +
