@@ -6,6 +6,8 @@
 // subscribers and shared groups; sessions and groups hold cursors, never
 // queues of messages.
 //
+// Sessions are attached, detached and ended in session-lifecycle.ts.
+//
 // Who calls it: links (through the methods below) and broker.ts (construction,
 // close). It never touches a socket: it calls back into links through the
 // SessionLink interface. It never parses MQTT bytes.
@@ -24,18 +26,25 @@
 
 import type { IndexDb } from "../../storage/index.ts";
 import type { Logger } from "../log.ts";
-import { armDeadline } from "./deadline.ts";
 import type { RouterLog } from "./delivery.ts";
 import { type CommitWaiter, GroupCommit } from "./group-commit.ts";
 import { type InboundDeps, receiveQos2, releaseQos2 } from "./inbound-qos2.ts";
 import { encodeBody, type Message, type Origin } from "./message.ts";
-import { type AckDeps, puback, pubcomp, pubrec, reclaimShared } from "./outbound-acks.ts";
-import { resendOf } from "./outgoing.ts";
+import { type AckDeps, puback, pubcomp, pubrec } from "./outbound-acks.ts";
 import { Pumps } from "./pumps.ts";
 import { RecentMessages } from "./recent-messages.ts";
 import { restoreState } from "./restore.ts";
 import { RetainedStore } from "./retained-store.ts";
-import { NEVER_EXPIRES_SEC, Session, type SessionLink } from "./session.ts";
+import type { Session, SessionLink } from "./session.ts";
+import {
+  armExpiry,
+  type ConnectRequest,
+  connectSession,
+  disconnectSession,
+  type LifecycleDeps,
+  resendInflight,
+  storeSession,
+} from "./session-lifecycle.ts";
 import { SessionStore } from "./session-store.ts";
 import type { SharedStrategy } from "./shared-group.ts";
 import {
@@ -46,8 +55,9 @@ import {
   unsubscribeSession,
 } from "./subscribe.ts";
 import { SubscriptionTable } from "./subscription-table.ts";
-import { cancelWill, type Will, WillKeeper } from "./will-timer.ts";
+import { cancelWill, WillKeeper } from "./will-timer.ts";
 
+export type { ConnectRequest } from "./session-lifecycle.ts";
 export type { SubscribeRequest, SubscribeResult } from "./subscribe.ts";
 
 export interface RouterOptions {
@@ -61,21 +71,6 @@ export interface RouterOptions {
   sharedStrategy: SharedStrategy;
   /** Called once when the log fails; the broker must stop (never ack after it). */
   onFatal: (error: unknown) => void;
-}
-
-export interface ConnectRequest {
-  clientId: string;
-  /** 3.1.1 CleanSession / v5 Clean Start: discard any existing session. */
-  cleanStart: boolean;
-  /** Whether the session outlives the connection. */
-  persistent: boolean;
-  /** v5 session expiry interval (seconds); 0xFFFFFFFF or a 3.1.1 persistent session: never. */
-  expiryIntervalSec: number;
-  will: Will | undefined;
-  maxInflight: number;
-  link: SessionLink;
-  /** The link's logger (listener, conn), so that session lines carry the connection's fields. */
-  logger: Logger;
 }
 
 export class Router {
@@ -92,6 +87,7 @@ export class Router {
   readonly #subscribeDeps: SubscribeDeps;
   readonly #inbound: InboundDeps;
   readonly #pumps: Pumps;
+  readonly #lifecycle: LifecycleDeps;
   /** Recently appended or delivered messages, decoded once for every session (pumps.ts). */
   readonly #recent = new RecentMessages();
   #failed: unknown;
@@ -118,7 +114,7 @@ export class Router {
       publish: (message) => this.publish(message),
       published: (session) => {
         if (this.#sessions.get(session.clientId) === session && session.stored) {
-          this.#storeSession(session);
+          storeSession(this.#store, session);
         }
       },
       logger: this.#logger,
@@ -150,58 +146,24 @@ export class Router {
       retained: this.#retained,
       store: this.#store,
     };
+    this.#lifecycle = {
+      sessions: this.#sessions,
+      log: this.#log,
+      logger: this.#logger,
+      store: this.#store,
+      table: this.#subscriptions,
+      acks: this.#acks,
+      wills: this.#wills,
+    };
   }
 
   get sessionCount(): number {
     return this.#sessions.size;
   }
 
-  /**
-   * Attaches a link to a new or resumed session; returns the session and the
-   * session-present flag ([MQTT-3.2.2-1..3]). An older link on the same client
-   * id is taken over first ([MQTT-3.1.4-2]). Atomic: no await inside.
-   */
+  /** CONNECT (session-lifecycle.ts): the session and the session-present flag. Atomic. */
   connect(request: ConnectRequest): { session: Session; sessionPresent: boolean } {
-    const log = request.logger.child({ client_id: request.clientId });
-    let session = this.#sessions.get(request.clientId);
-    if (session?.link !== undefined) {
-      const old = session.link;
-      session.link = undefined;
-      old.takeOver();
-      log.info({ event: "session.taken_over" }, "session taken over");
-      reclaimShared(this.#acks, session);
-      // The old connection closed: its will follows the rules of a lost
-      // connection (a delayed one is cancelled just below).
-      this.#wills.connectionLost(session);
-    }
-    if (session !== undefined) this.#wills.reconnected(session, request.cleanStart);
-    if (session !== undefined && request.cleanStart) {
-      this.#removeSession(session);
-      session = undefined;
-    }
-    const sessionPresent = session !== undefined;
-    if (session === undefined) {
-      session = new Session(
-        request.clientId,
-        this.#log.committedOffset,
-        request.persistent,
-        request.expiryIntervalSec,
-      );
-      this.#sessions.set(request.clientId, session);
-      log.debug({ event: "session.created" }, "session created");
-    } else {
-      session.expiryTimer?.cancel();
-      session.expiryTimer = undefined;
-      session.persistent = request.persistent;
-      session.expiryIntervalSec = request.expiryIntervalSec;
-      log.debug({ event: "session.resumed" }, "session resumed");
-    }
-    session.link = request.link;
-    session.disconnectedAtMs = undefined;
-    session.will = request.will;
-    session.maxInflight = request.maxInflight;
-    if (request.persistent) this.#storeSession(session);
-    return { session, sessionPresent };
+    return connectSession(this.#lifecycle, request);
   }
 
   /**
@@ -212,51 +174,13 @@ export class Router {
     const link = session.link;
     if (link === undefined) return;
     const now = Date.now();
-    if (session.inflightCount > 0) this.#resend(session, link, now);
+    if (session.inflightCount > 0) resendInflight(session, link, now);
     this.pump(session);
   }
 
-  /** Resends every unacknowledged message with DUP set, and the PUBRELs awaiting PUBCOMP. */
-  #resend(session: Session, link: SessionLink, now: number): void {
-    for (const [packetId, entry] of session.inflight) {
-      if (entry.phase === "publish")
-        link.sendPublish(resendOf(entry.publish, entry.expiresAtMs, now));
-      else link.sendPubrel(packetId);
-    }
-  }
-
-  /**
-   * Detaches `link` from its session. `publishWill` is false only after a
-   * normal DISCONNECT ([MQTT-3.14.4-3]). A non-persistent session is removed.
-   */
+  /** The link closed (session-lifecycle.ts); `publishWill` is false only after a normal DISCONNECT. */
   disconnect(session: Session, link: SessionLink, options: { publishWill: boolean }): void {
-    if (session.link !== link) return; // taken over: the new link owns the session now
-    session.link = undefined;
-    session.disconnectedAtMs = Date.now();
-    reclaimShared(this.#acks, session);
-    if (options.publishWill) this.#wills.connectionLost(session);
-    else session.will = undefined;
-    if (!session.persistent) {
-      this.#removeSession(session);
-      return;
-    }
-    this.#storeSession(session);
-    this.#armExpiry(session, session.expiryIntervalSec * 1000);
-  }
-
-  /** Ends an offline v5 session after its expiry interval; 3.1.1 sessions (0) never expire. */
-  #armExpiry(session: Session, remainingMs: number): void {
-    const expirySec = session.expiryIntervalSec;
-    if (expirySec === 0 || expirySec === NEVER_EXPIRES_SEC) return;
-    // Up to 2^32-1 s: longer than one Node timer, so deadline.ts waits it in several.
-    session.expiryTimer = armDeadline(Date.now() + remainingMs, () => {
-      session.expiryTimer = undefined;
-      if (session.link !== undefined) return;
-      // A will still waiting is published when its session ends (spec 3.1.3.2.2).
-      this.#wills.publishNow(session);
-      this.#removeSession(session);
-      this.#logger.info({ event: "session.expired", client_id: session.clientId }, "expired");
-    });
+    disconnectSession(this.#lifecycle, session, link, options);
   }
 
   /**
@@ -440,7 +364,7 @@ export class Router {
       sessions: this.#sessions,
       table: this.#subscriptions,
       wills: this.#wills,
-      armExpiry: (session, remainingMs) => this.#armExpiry(session, remainingMs),
+      armExpiry: (session, remainingMs) => armExpiry(this.#lifecycle, session, remainingMs),
     });
     this.#logger.info(
       {
@@ -458,29 +382,5 @@ export class Router {
     this.#failed = error;
     this.#logger.fatal({ event: "storage.failed", err: error }, "commit log failed");
     this.#options.onFatal(error);
-  }
-
-  /** Queues the session's record (expiry, when it went offline, its will); the next flush makes it durable. */
-  #storeSession(session: Session): void {
-    if (this.#store === undefined) return;
-    this.#store.putSession(
-      session.clientId,
-      session.expiryIntervalSec,
-      session.disconnectedAtMs ?? null,
-      session.will,
-    );
-    session.stored = true;
-  }
-
-  #removeSession(session: Session): void {
-    session.expiryTimer?.cancel();
-    cancelWill(session);
-    reclaimShared(this.#acks, session);
-    if (session.stored) {
-      this.#store?.forget(session.clientId);
-      session.stored = false;
-    }
-    for (const group of this.#subscriptions.removeAll(session)) this.#store?.delGroup(group.key);
-    if (this.#sessions.get(session.clientId) === session) this.#sessions.delete(session.clientId);
   }
 }
