@@ -16,6 +16,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DirLock } from "./dir-lock.ts";
 import { StorageError } from "./errors.ts";
+import { collectRecords } from "./log-reader.ts";
 import { encodeRecord, SEGMENT_HEADER_SIZE, segmentFileName } from "./record-format.ts";
 import { recoverSegments } from "./recovery.ts";
 import { Segment } from "./segment.ts";
@@ -377,47 +378,21 @@ export class CommitLog {
     for (const waiter of waiters) waiter.reject(this.#failure);
   }
 
-  /** Index of the segment holding `offset` (startOffset <= offset < nextOffset, or the active). */
-  #segmentIndex(offset: number): number {
-    let lo = 0;
-    let hi = this.#segments.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if ((this.#segments[mid] as Segment).baseOffset <= offset) lo = mid;
-      else hi = mid - 1;
-    }
-    return lo;
-  }
-
   /**
-   * Gathers committed records from `fromOffset`, up to about `maxBytes`.
-   * Stops at the first segment that is neither in memory nor in `loaded`,
-   * and names it as `missing`.
+   * Gathers committed records from `fromOffset`, up to about `maxBytes` (log-reader.ts), from
+   * memory or `loaded`; names the first segment found in neither as `missing`.
    */
   #collect(
     fromOffset: number,
     maxBytes: number,
     loaded: Map<Segment, SegmentRecords> | null,
   ): { records: LogRecord[]; missing: Segment | null } {
-    const end = this.#committedOffset;
-    let from = Math.max(fromOffset, this.startOffset);
-    const out: LogRecord[] = [];
-    let bytes = 0;
-    let index = this.#segmentIndex(from);
-    while (from < end && (out.length === 0 || bytes < maxBytes)) {
-      const segment = this.#segments[index];
-      if (segment === undefined) break;
-      const records = segment.records ?? loaded?.get(segment) ?? this.#loader.get(segment);
-      if (records === undefined) return { records: out, missing: segment };
-      const stop = Math.min(segment.endOffset, end);
-      for (; from < stop && (out.length === 0 || bytes < maxBytes); from += 1) {
-        const record = records.get(from);
-        if (record === undefined) continue;
-        out.push(record);
-        bytes += records.sizeOf(from);
-      }
-      index += 1;
-    }
-    return { records: out, missing: null };
+    return collectRecords(
+      this.#segments,
+      Math.max(fromOffset, this.startOffset),
+      this.#committedOffset,
+      maxBytes,
+      (segment) => segment.records ?? loaded?.get(segment) ?? this.#loader.get(segment),
+    );
   }
 }
