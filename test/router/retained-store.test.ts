@@ -3,13 +3,11 @@
 // already have it), and still reaches the index, in publish order.
 
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { describe, test } from "node:test";
 import type { Message } from "../../src/router/message.ts";
 import { RetainedStore } from "../../src/router/retained-store.ts";
 import { IndexDb } from "../../storage/index.ts";
+import { tempDir } from "../helpers/temp-dir.ts";
 
 function retained(topic: string, payload: string): Message {
   return { topic, qos: 1, retain: true, payload: Buffer.from(payload), expiresAtMs: null };
@@ -17,12 +15,9 @@ function retained(topic: string, payload: string): Message {
 
 describe("retained store", () => {
   test("a stored message is matched at once, and written to the index in order [MQTT-3.3.1-5]", async (t) => {
-    const dir = await mkdtemp(join(tmpdir(), "retained-store-"));
+    const dir = await tempDir(t, "retained-store-");
     let index = await IndexDb.open({ dir, sync: "fsync" });
-    t.after(async () => {
-      await index.close();
-      await rm(dir, { recursive: true, force: true });
-    });
+    t.after(() => index.close());
     const store = new RetainedStore(index);
     const writes = [
       store.store(retained("a/1", "first")),

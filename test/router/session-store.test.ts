@@ -3,13 +3,11 @@
 // every flush resolves once its changes are durable, in order.
 
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { describe, test } from "node:test";
 import { SESSION_CURSOR } from "../../src/router/persistence.ts";
 import { SessionStore } from "../../src/router/session-store.ts";
 import { IndexDb } from "../../storage/index.ts";
+import { tempDir } from "../helpers/temp-dir.ts";
 
 function nextTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
@@ -17,12 +15,9 @@ function nextTurn(): Promise<void> {
 
 describe("session store", () => {
   test("changes queued while a batch is written go together in the next batch, each flush after its own", async (t) => {
-    const dir = await mkdtemp(join(tmpdir(), "session-store-"));
+    const dir = await tempDir(t, "session-store-");
     const index = await IndexDb.open({ dir, sync: "fsync" });
-    t.after(async () => {
-      await index.close();
-      await rm(dir, { recursive: true, force: true });
-    });
+    t.after(() => index.close());
     // Counts the batches the store writes; each is still the real one.
     let batches = 0;
     const batch = index.batch.bind(index);
