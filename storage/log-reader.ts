@@ -11,7 +11,7 @@ import type { SegmentRecords } from "./segment-records.ts";
 import type { LogRecord } from "./types.ts";
 
 /** Index of the segment holding `offset` (segments ordered by base offset; the last when past all). */
-export function segmentIndexOf(segments: readonly Segment[], offset: number): number {
+function segmentIndexOf(segments: readonly Segment[], offset: number): number {
   let lo = 0;
   let hi = segments.length - 1;
   while (lo < hi) {

@@ -14,6 +14,18 @@ import { Publisher } from "../../tools/bench/load/publisher.ts";
 const v4 = { protocolVersion: 4 } as const;
 const gen = (p: mqtt.Packet): Buffer => mqtt.generate(p, v4);
 
+/** A RawClient connected (clean session) to the scripted server on `port`. */
+async function connectTo(port: number, clientId: string): Promise<RawClient> {
+  const { client } = await RawClient.connect({
+    host: "127.0.0.1",
+    port,
+    clientId,
+    clean: true,
+    timeoutMs: 5000,
+  });
+  return client;
+}
+
 interface Seen {
   type: number;
   flags: number;
@@ -237,13 +249,7 @@ describe("bench load generator: RawClient and Publisher on a socket", () => {
       }
     });
     try {
-      const { client } = await RawClient.connect({
-        host: "127.0.0.1",
-        port: server.port,
-        clientId: "t",
-        clean: true,
-        timeoutMs: 5000,
-      });
+      const client = await connectTo(server.port, "t");
       const sizes: number[] = [];
       client.handlers.onPublish = (_buf, start, end) => {
         sizes.push(end - start);
@@ -295,13 +301,7 @@ describe("bench load generator: RawClient and Publisher on a socket", () => {
         }
       });
       try {
-        const { client } = await RawClient.connect({
-          host: "127.0.0.1",
-          port: server.port,
-          clientId: "p",
-          clean: true,
-          timeoutMs: 5000,
-        });
+        const client = await connectTo(server.port, "p");
         const publisher = new Publisher(client, {
           template: new PublishTemplate("t", qos, 16),
           count,
@@ -352,13 +352,7 @@ describe("bench load generator: RawClient and Publisher on a socket", () => {
       if (ids.length > 11) send({ cmd: "puback", messageId: id });
     });
     try {
-      const { client } = await RawClient.connect({
-        host: "127.0.0.1",
-        port: server.port,
-        clientId: "w",
-        clean: true,
-        timeoutMs: 5000,
-      });
+      const client = await connectTo(server.port, "w");
       const publisher = new Publisher(client, {
         template: new PublishTemplate("t", 1, 16),
         count: 20,
