@@ -18,10 +18,10 @@
 // Prints one JSON line.
 import { RawClient } from "./load/client.ts";
 import {
+  cpuPercent,
   cpuTicks,
   emit,
   int,
-  ownCpuPercent,
   parseOptions,
   round,
   runMain,
@@ -120,7 +120,7 @@ async function main(): Promise<void> {
     outcome,
     durationMs: round(durationMs),
     msgPerSec: Math.round((subscriber.received / durationMs) * 1000),
-    generatorCpuPercent: ownCpuPercent(cpuStart, wallMs),
+    generatorCpuPercent: cpuPercent(cpuUsed, wallMs),
     generatorCpuUsPerMsg: round((cpuUsed.user + cpuUsed.system) / subscriber.received, 2),
     generatorSysUsPerMsg: round(cpuUsed.system / subscriber.received, 2),
     brokerCpuPercent: brokerCpuMs === null ? null : round((brokerCpuMs * 100) / wallMs),

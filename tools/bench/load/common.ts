@@ -141,7 +141,11 @@ export function round(value: number, digits = 1): number {
 
 /** CPU time this process used since `since` (from process.cpuUsage()) as % of one core. */
 export function ownCpuPercent(since: NodeJS.CpuUsage, wallMs: number): number {
-  const used = process.cpuUsage(since);
+  return cpuPercent(process.cpuUsage(since), wallMs);
+}
+
+/** CPU time `used` (µs, as process.cpuUsage gives it) as a percentage of one core over `wallMs`. */
+export function cpuPercent(used: NodeJS.CpuUsage, wallMs: number): number {
   return round(((used.user + used.system) / 1000 / wallMs) * 100);
 }
 
